@@ -1,0 +1,121 @@
+"""The `complaints` command: database, deployments, validation, web server and timer worker."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+from engine import Actor, BundleInvalid
+from engine.bundle import check_bundle
+
+from .composition import build_engine, bundle_files, compile_form, handler_table
+from .settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    return args.run(args, Settings.from_env())
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="complaints", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    init = commands.add_parser("init-db", help="create or upgrade the database schema")
+    init.set_defaults(run=_init_db)
+
+    deploy = commands.add_parser("deploy", help="deploy the processes and forms as a new version")
+    deploy.add_argument("directory", nargs="?", type=Path, help="folder with .bpmn/.dmn files")
+    deploy.set_defaults(run=_deploy)
+
+    validate = commands.add_parser("validate", help="check files as deploy would, store nothing")
+    validate.add_argument("files", nargs="+", type=Path)
+    validate.set_defaults(run=_validate)
+
+    serve = commands.add_parser("serve", help="web server (gunicorn) plus one timer worker")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=5000)
+    serve.add_argument("--workers", type=int, default=2)
+    serve.set_defaults(run=_serve)
+
+    worker = commands.add_parser("worker", help="timer worker only")
+    worker.set_defaults(run=_worker)
+    return parser
+
+
+def _init_db(_args: argparse.Namespace, settings: Settings) -> int:
+    engine = build_engine(settings)
+    engine.create_schema()
+    print(f"database ready: {engine.sql.url.render_as_string(hide_password=True)}")
+    return 0
+
+
+def _deploy(args: argparse.Namespace, settings: Settings) -> int:
+    directory = args.directory or settings.processes_dir
+    files = bundle_files(directory, settings.forms_dir)
+    engine = build_engine(settings)
+    try:
+        info = engine.deploy(files, Actor.system_actor("cli"))
+    except BundleInvalid as err:
+        return _report(err)
+    state = "deployed" if info.created else "unchanged, already"
+    print(
+        f"{state} version {info.version} ({info.content_hash[:12]}): {', '.join(info.process_ids)}"
+    )
+    return 0
+
+
+def _validate(args: argparse.Namespace, settings: Settings) -> int:
+    """Validate the named files together with the deployed forms folder, without a database."""
+    files = {p.name: p.read_bytes() for p in args.files}
+    for name, content in bundle_files(settings.forms_dir).items():
+        files.setdefault(name, content)
+    try:
+        check_bundle(files, set(handler_table()), compile_form)
+    except BundleInvalid as err:
+        return _report(err)
+    print(f"valid: {', '.join(str(p) for p in args.files)}")
+    return 0
+
+
+def _report(err: BundleInvalid) -> int:
+    for problem in err.problems:
+        print(problem, file=sys.stderr)
+    return 1
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    """gunicorn for the web workers and one timer worker process beside them."""
+    worker = subprocess.Popen([sys.executable, "-m", "api.cli", "worker"])
+    try:
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"{args.host}:{args.port}",
+            "--workers",
+            str(args.workers),
+            "api:create_app()",
+        ]
+        return subprocess.call(command)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=10)
+
+
+def _worker(_args: argparse.Namespace, settings: Settings) -> int:
+    from .worker import run_forever
+
+    engine = build_engine(settings)
+    run_forever(engine, settings.timer_interval_seconds, settings.timer_batch)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,675 @@
+"""`Engine`: the public operations on deployments, instances, tasks, messages and timers.
+Each call is one database transaction; on any failure it rolls back and the instance stays
+exactly as it was (a failed SpiffWorkflow step is never saved)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine as SqlEngine
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from . import db, spiff
+from .bundle import check_bundle, content_hash
+from .clock import Clock, SystemClock
+from .contracts import (
+    Actor,
+    AuditView,
+    DeploymentInfo,
+    FormCompiler,
+    FormValidator,
+    Handler,
+    HandlerContext,
+    InstanceView,
+    TaskView,
+    TimerView,
+)
+from .errors import Conflict, EngineError, Forbidden, InvalidData, NotFound
+from .models import AuditEvent, Deployment, DeploymentFile, HumanTask, Instance, Timer
+from .readmodels import audit, sync_read_models, task_view, timer_view
+
+log = logging.getLogger(__name__)
+
+CLAIM_TTL = timedelta(seconds=60)
+MAX_TIMER_ATTEMPTS = 5
+
+
+class Engine:
+    """The workflow service. Handlers and the form compiler are injected so the engine runs the
+    same under the web app, the timer worker, the CLI and the tests."""
+
+    def __init__(
+        self,
+        database: str | SqlEngine,
+        *,
+        handlers: Mapping[str, Handler] | None = None,
+        compile_form: FormCompiler | None = None,
+        clock: Clock | None = None,
+        worker_id: str | None = None,
+        claim_ttl: timedelta = CLAIM_TTL,
+        max_timer_attempts: int = MAX_TIMER_ATTEMPTS,
+    ) -> None:
+        self.sql = db.connect(database) if isinstance(database, str) else database
+        self._sessions = sessionmaker(self.sql, expire_on_commit=False)
+        self.handlers: dict[str, Handler] = dict(handlers or {})
+        self._compile_form = compile_form
+        self.clock = clock or SystemClock()
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        self.claim_ttl = claim_ttl
+        self.max_timer_attempts = max_timer_attempts
+        self._specs: dict[int, dict[str, spiff.ProcessSpecs]] = {}
+        self._forms: dict[tuple[int, str], FormValidator] = {}
+
+    def create_schema(self) -> None:
+        db.upgrade(self.sql)
+
+    def close(self) -> None:
+        self.sql.dispose()
+
+    # ------------------------------------------------------------ transactions
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except StaleDataError as err:
+            session.rollback()
+            raise Conflict("the instance was changed by someone else meanwhile; reload") from err
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def _record_failure(self, actor: Actor, event: str, error: Exception, **where: Any) -> None:
+        """Errors are audited in a transaction of their own, after the failed one rolled back."""
+        with self._transaction() as session:
+            audit(session, self.clock.now(), actor.id, event, detail={"error": str(error)}, **where)
+
+    # ------------------------------------------------------------ deployments
+
+    def deploy(self, files: Mapping[str, bytes], actor: Actor) -> DeploymentInfo:
+        """A bundle becomes a new version only if every check passes; identical content is the
+        same version."""
+        digest = content_hash(files)
+        with self._transaction() as session:
+            existing = session.scalar(select(Deployment).where(Deployment.content_hash == digest))
+            if existing is not None:
+                return self._deployment_info(session, existing, created=False)
+        checked = check_bundle(files, set(self.handlers), self._compile_form)
+        with self._transaction() as session:
+            version = (session.scalar(select(func.max(Deployment.version))) or 0) + 1
+            row = Deployment(
+                version=version,
+                content_hash=checked.content_hash,
+                created_at=self.clock.now(),
+                created_by=actor.id,
+                process_ids=checked.parsed.process_ids,
+                specs_json=checked.parsed.specs_json,
+            )
+            session.add(row)
+            session.flush()
+            session.add_all(
+                DeploymentFile(deployment_id=row.id, name=n, kind=checked.kinds[n], content=c)
+                for n, c in sorted(checked.files.items())
+            )
+            detail = {"version": version, "hash": digest, "files": sorted(files)}
+            audit(session, row.created_at, actor.id, "deployed", detail=detail)
+            return self._deployment_info(session, row, created=True)
+
+    def deployments(self) -> list[DeploymentInfo]:
+        with self._transaction() as session:
+            rows = session.scalars(select(Deployment).order_by(Deployment.version.desc()))
+            return [self._deployment_info(session, row, created=False) for row in rows]
+
+    def deployment_files(self, version: int) -> dict[str, bytes]:
+        with self._transaction() as session:
+            row = session.scalar(select(Deployment).where(Deployment.version == version))
+            if row is None:
+                raise NotFound(f"deployment version {version} not found")
+            files = session.scalars(
+                select(DeploymentFile).where(DeploymentFile.deployment_id == row.id)
+            )
+            return {f.name: f.content for f in files}
+
+    def _deployment_info(self, session: Session, row: Deployment, created: bool) -> DeploymentInfo:
+        names = session.scalars(
+            select(DeploymentFile.name).where(DeploymentFile.deployment_id == row.id)
+        )
+        return DeploymentInfo(
+            id=row.id,
+            version=row.version,
+            content_hash=row.content_hash,
+            process_ids=list(row.process_ids),
+            created_at=row.created_at,
+            created_by=row.created_by,
+            files=sorted(names),
+            created=created,
+        )
+
+    def _latest_deployment(self, session: Session, process_id: str) -> Deployment:
+        for row in session.scalars(select(Deployment).order_by(Deployment.version.desc())):
+            if process_id in row.process_ids:
+                return row
+        raise NotFound(f"process '{process_id}' is not deployed")
+
+    def _process_specs(self, session: Session, deployment_id: int) -> dict[str, spiff.ProcessSpecs]:
+        """Specs are restored once per deployment and shared by every instance of it."""
+        specs = self._specs.get(deployment_id)
+        if specs is None:
+            specs_json = session.scalar(
+                select(Deployment.specs_json).where(Deployment.id == deployment_id)
+            )
+            specs = self._specs[deployment_id] = spiff.load_specs(specs_json)
+        return specs
+
+    def _form(self, session: Session, deployment_id: int, form_key: str) -> FormValidator | None:
+        if self._compile_form is None:
+            return None
+        key = (deployment_id, form_key)
+        if key not in self._forms:
+            content = session.scalar(
+                select(DeploymentFile.content).where(
+                    DeploymentFile.deployment_id == deployment_id,
+                    DeploymentFile.name.in_([f"{form_key}.json", f"forms/{form_key}.json"]),
+                )
+            )
+            if content is None:
+                raise NotFound(f"form '{form_key}' is not part of the deployment")
+            self._forms[key] = self._compile_form(form_key, content)
+        return self._forms[key]
+
+    # ------------------------------------------------------------ instances
+
+    def start(
+        self,
+        process_id: str,
+        data: Mapping[str, Any],
+        business_key: str | None,
+        actor: Actor,
+    ) -> InstanceView:
+        if not isinstance(data, Mapping):
+            raise InvalidData("start data must be an object", {"data": ["must be an object"]})
+        with (
+            self._failures_audited(actor, "start_failed", business_key=business_key),
+            self._transaction() as session,
+        ):
+            deployment = self._latest_deployment(session, process_id)
+            specs = self._process_specs(session, deployment.id)[process_id]
+            now = self.clock.now()
+            row = Instance(
+                deployment_id=deployment.id,
+                process_id=process_id,
+                business_key=business_key,
+                status="running",
+                state={},
+                started_by=actor.id,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(row)
+            session.flush()
+            audit(session, now, actor.id, "instance_started", instance=row, data_after=dict(data))
+            wf = spiff.Instance.start(specs, data, self._service_call(session, row))
+            self._save(session, row, wf, actor)
+            return self._instance_view(session, row, wf)
+
+    def instance(self, instance_id: int) -> InstanceView:
+        with self._transaction() as session:
+            row = self._instance_row(session, instance_id)
+            wf = self._restore(session, row)
+            return self._instance_view(session, row, wf)
+
+    def instances(
+        self,
+        *,
+        process_id: str | None = None,
+        business_key: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        query = select(Instance).order_by(Instance.id.desc()).limit(limit).offset(offset)
+        if process_id:
+            query = query.where(Instance.process_id == process_id)
+        if business_key:
+            query = query.where(Instance.business_key == business_key)
+        if status:
+            query = query.where(Instance.status == status)
+        with self._transaction() as session:
+            return [
+                {
+                    "id": r.id,
+                    "process_id": r.process_id,
+                    "business_key": r.business_key,
+                    "status": r.status,
+                    "created_at": r.created_at,
+                    "updated_at": r.updated_at,
+                    "completed_at": r.completed_at,
+                }
+                for r in session.scalars(query)
+            ]
+
+    def history(self, instance_id: int) -> list[AuditView]:
+        with self._transaction() as session:
+            self._instance_row(session, instance_id)
+            rows = session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.instance_id == instance_id)
+                .order_by(AuditEvent.id)
+            )
+            return [_audit_view(r) for r in rows]
+
+    def _instance_row(self, session: Session, instance_id: int) -> Instance:
+        row = session.get(Instance, instance_id)
+        if row is None:
+            raise NotFound(f"instance {instance_id} not found")
+        return row
+
+    def _restore(self, session: Session, row: Instance) -> spiff.Instance:
+        specs = self._process_specs(session, row.deployment_id)[row.process_id]
+        return spiff.Instance.restore(row.state, specs, self._service_call(session, row))
+
+    def _save(self, session: Session, row: Instance, wf: spiff.Instance, actor: Actor) -> None:
+        now = self.clock.now()
+        row.state = wf.dump()
+        row.updated_at = now
+        if wf.completed and row.status != "completed":
+            row.status = "completed"
+            row.completed_at = now
+            audit(session, now, actor.id, "instance_completed", instance=row)
+        sync_read_models(session, row, wf, actor, now)
+        session.flush()
+
+    def _instance_view(self, session: Session, row: Instance, wf: spiff.Instance) -> InstanceView:
+        tasks = session.scalars(
+            select(HumanTask).where(HumanTask.instance_id == row.id).order_by(HumanTask.created_at)
+        )
+        timers = session.scalars(
+            select(Timer).where(Timer.instance_id == row.id).order_by(Timer.due_at)
+        )
+        version = session.scalar(
+            select(Deployment.version).where(Deployment.id == row.deployment_id)
+        )
+        return InstanceView(
+            id=row.id,
+            process_id=row.process_id,
+            deployment_version=version,
+            business_key=row.business_key,
+            status=row.status,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            completed_at=row.completed_at,
+            data=wf.latest_data(),
+            tasks=[task_view(t) for t in tasks],
+            timers=[timer_view(t) for t in timers],
+            completed_elements=wf.completed_elements(),
+        )
+
+    def _service_call(self, session: Session, row: Instance) -> spiff.ServiceCall:
+        def call(operation: str, element: str, params: dict[str, Any], task: Any) -> Any:
+            handler = self.handlers[operation]
+            context = HandlerContext(
+                idempotency_key=f"{row.id}:{task.id}",
+                instance_id=row.id,
+                process_id=row.process_id,
+                business_key=row.business_key,
+                element_id=element,
+                data=task.data,
+                now=self.clock.now(),
+                session=session,
+            )
+            return handler(params, context)
+
+        return call
+
+    @contextmanager
+    def _failures_audited(self, actor: Actor, event: str, **where: Any) -> Iterator[None]:
+        """Failures of the process itself are audited; refusals of bad requests are not noise."""
+        try:
+            yield
+        except (NotFound, Forbidden, InvalidData, Conflict):
+            raise
+        except EngineError as err:
+            self._record_failure(actor, event, err, **where)
+            raise
+
+    # ------------------------------------------------------------ tasks
+
+    def tasks(
+        self,
+        *,
+        actor: Actor | None = None,
+        mine: bool = False,
+        groups: list[str] | None = None,
+        status: str | None = "open",
+        process_id: str | None = None,
+        business_key: str | None = None,
+        instance_id: int | None = None,
+        overdue: bool = False,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[TaskView]:
+        """Served from the read model alone, never by loading workflows."""
+        from .readmodels import task_query
+
+        query = task_query(
+            actor=actor,
+            mine=mine,
+            groups=groups,
+            status=status,
+            process_id=process_id,
+            business_key=business_key,
+            instance_id=instance_id,
+            overdue_at=self.clock.now() if overdue else None,
+        )
+        with self._transaction() as session:
+            rows = session.scalars(query.order_by(*_task_order()).limit(limit).offset(offset))
+            return [task_view(r) for r in rows]
+
+    def task(self, task_id: str, actor: Actor | None = None) -> TaskView:
+        with self._transaction() as session:
+            row = self._task_row(session, task_id)
+            if actor is not None and not _may_see(actor, row):
+                raise Forbidden("this task belongs to other groups")
+            return task_view(row)
+
+    def task_data(self, task_id: str, actor: Actor) -> dict[str, Any]:
+        """The data the task sees: the context a person needs beside the form."""
+        with self._transaction() as session:
+            row = self._task_row(session, task_id)
+            if not _may_see(actor, row):
+                raise Forbidden("this task belongs to other groups")
+            instance = self._instance_row(session, row.instance_id)
+            return spiff.task_data(instance.state, task_id)
+
+    def claim(self, task_id: str, actor: Actor) -> TaskView:
+        return self._assign(task_id, actor, new_assignee=actor.id, event="task_claimed")
+
+    def unclaim(self, task_id: str, actor: Actor) -> TaskView:
+        return self._assign(task_id, actor, new_assignee=None, event="task_unclaimed")
+
+    def assign(self, task_id: str, assignee: str, actor: Actor, reason: str) -> TaskView:
+        if not reason or not reason.strip():
+            raise InvalidData("a reason is required", {"reason": ["required"]})
+        return self._assign(task_id, actor, assignee, "task_assigned", reason.strip())
+
+    def _assign(
+        self,
+        task_id: str,
+        actor: Actor,
+        new_assignee: str | None,
+        event: str,
+        reason: str | None = None,
+    ) -> TaskView:
+        with self._transaction() as session:
+            row = self._task_row(session, task_id)
+            _require_open(row)
+            if not actor.may_work_on(row.candidate_groups, None):
+                raise Forbidden("this task belongs to other groups")
+            if event == "task_claimed" and row.assignee not in (None, actor.id):
+                raise Conflict(f"task is already claimed by {row.assignee}")
+            if event == "task_unclaimed" and row.assignee != actor.id and not actor.admin:
+                raise Forbidden("only the assignee or an admin can unclaim")
+            before = {"assignee": row.assignee}
+            result = session.execute(
+                update(HumanTask)
+                .where(HumanTask.id == task_id, HumanTask.status == "open")
+                .where(
+                    HumanTask.assignee.is_(None)
+                    if row.assignee is None
+                    else HumanTask.assignee == row.assignee
+                )
+                .values(assignee=new_assignee)
+            )
+            if result.rowcount != 1:
+                raise Conflict("task changed meanwhile; reload")
+            session.refresh(row)
+            audit(
+                session,
+                self.clock.now(),
+                actor.id,
+                event,
+                task=row,
+                data_before=before,
+                data_after={"assignee": new_assignee},
+                reason=reason,
+            )
+            return task_view(row)
+
+    def complete_task(self, task_id: str, data: Mapping[str, Any], actor: Actor) -> TaskView:
+        if not isinstance(data, Mapping):
+            raise InvalidData("task data must be an object", {"data": ["must be an object"]})
+        with self._transaction() as session:
+            row = self._task_row(session, task_id)
+            _require_open(row)
+            if not actor.may_work_on(row.candidate_groups, row.assignee):
+                raise Forbidden("this task is not yours to complete")
+            instance = self._instance_row(session, row.instance_id)
+            clean = dict(data)
+            form = (
+                self._form(session, instance.deployment_id, row.form_key) if row.form_key else None
+            )
+            if form is not None:
+                clean, errors = form.validate(data)
+                if errors:
+                    raise InvalidData("the form has errors", errors)
+        where = {"instance_id": row.instance_id, "task_id": task_id}
+        with self._failures_audited(actor, "task_failed", **where), self._transaction() as session:
+            row = self._task_row(session, task_id)
+            instance = self._instance_row(session, row.instance_id)
+            claimed = session.execute(
+                update(HumanTask)
+                .where(HumanTask.id == task_id, HumanTask.status == "open")
+                .values(status="completed", completed_by=actor.id, completed_at=self.clock.now())
+            )
+            if claimed.rowcount != 1:
+                raise Conflict("the task was completed by someone else meanwhile")
+            wf = self._restore(session, instance)
+            before = {k: wf.task_value(task_id, k) for k in clean}
+            audit(
+                session,
+                self.clock.now(),
+                actor.id,
+                "task_completed",
+                task=row,
+                data_before=before,
+                data_after=clean,
+            )
+            wf.complete(task_id, clean)
+            self._save(session, instance, wf, actor)
+            session.refresh(row)
+            return task_view(row)
+
+    def _task_row(self, session: Session, task_id: str) -> HumanTask:
+        row = session.get(HumanTask, task_id)
+        if row is None:
+            raise NotFound(f"task {task_id} not found")
+        return row
+
+    # ------------------------------------------------------------ messages
+
+    def send_message(
+        self, business_key: str, name: str, payload: Mapping[str, Any], actor: Actor
+    ) -> InstanceView:
+        """Deliver a message to the running instance of `business_key` that waits for it."""
+        if not isinstance(payload, Mapping):
+            raise InvalidData("payload must be an object", {"payload": ["must be an object"]})
+        where = {"business_key": business_key}
+        with (
+            self._failures_audited(actor, "message_failed", **where),
+            self._transaction() as session,
+        ):
+            rows = session.scalars(
+                select(Instance)
+                .where(Instance.business_key == business_key, Instance.status == "running")
+                .order_by(Instance.id)
+            ).all()
+            if not rows:
+                raise NotFound(f"no running instance for '{business_key}'")
+            for row in rows:
+                wf = self._restore(session, row)
+                if name in wf.waiting_messages():
+                    audit(
+                        session,
+                        self.clock.now(),
+                        actor.id,
+                        "message_received",
+                        instance=row,
+                        data_after=dict(payload),
+                        detail={"message": name},
+                    )
+                    wf.receive_message(name, payload)
+                    self._save(session, row, wf, actor)
+                    return self._instance_view(session, row, wf)
+            raise Conflict(f"'{business_key}' is not waiting for message '{name}'")
+
+    # ------------------------------------------------------------ timers
+
+    def fire_due_timers(self, limit: int = 100) -> int:
+        """Claim due timers and fire each in its own transaction; returns how many fired."""
+        fired = 0
+        for timer_id in self.claim_due_timers(limit):
+            if self.fire_claimed_timer(timer_id):
+                fired += 1
+        return fired
+
+    def claim_due_timers(self, limit: int = 100) -> list[int]:
+        """Mark due rows as ours until the claim expires, so a crashed worker's claims return."""
+        now = self.clock.now()
+        with self._transaction() as session:
+            query = (
+                select(Timer.id)
+                .where(Timer.status == "pending", Timer.fire_at < now)
+                .where((Timer.claim_expires_at.is_(None)) | (Timer.claim_expires_at < now))
+                .order_by(Timer.fire_at)
+                .limit(limit)
+            )
+            if self.sql.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            ids = list(session.scalars(query))
+            if ids:
+                session.execute(
+                    update(Timer)
+                    .where(Timer.id.in_(ids))
+                    .values(claimed_by=self.worker_id, claim_expires_at=now + self.claim_ttl)
+                )
+            return ids
+
+    def fire_claimed_timer(self, timer_id: int) -> bool:
+        actor = Actor.system_actor("timer")
+        try:
+            with self._transaction() as session:
+                timer = session.get(Timer, timer_id, with_for_update=self._lock_rows())
+                if timer is None or timer.status != "pending":
+                    return False
+                if timer.claimed_by != self.worker_id:
+                    return False
+                row = self._instance_row(session, timer.instance_id)
+                wf = self._restore(session, row)
+                wf.advance()
+                self._save(session, row, wf, actor)
+                session.refresh(timer)
+                if timer.status == "pending":  # not yet due for SpiffWorkflow: free it again
+                    timer.claimed_by = None
+                    timer.claim_expires_at = None
+                return timer.status == "fired"
+        except Exception as err:  # noqa: BLE001 - any failure is recorded and retried
+            self._timer_failed(timer_id, err)
+            return False
+
+    def _timer_failed(self, timer_id: int, err: Exception) -> None:
+        log.warning("timer %s failed: %s", timer_id, err)
+        now = self.clock.now()
+        with self._transaction() as session:
+            timer = session.get(Timer, timer_id)
+            if timer is None:
+                return
+            timer.attempts += 1
+            timer.last_error = f"{type(err).__name__}: {err}"
+            timer.claimed_by = None
+            timer.claim_expires_at = None
+            if timer.attempts >= self.max_timer_attempts:
+                timer.status = "incident"
+                event = "incident_opened"
+            else:
+                timer.fire_at = now + timedelta(seconds=2 ** min(timer.attempts, 12))
+                event = "timer_failed"
+            audit(
+                session,
+                now,
+                "timer",
+                event,
+                instance_id=timer.instance_id,
+                element_id=timer.element_id,
+                detail={"error": timer.last_error, "attempts": timer.attempts},
+            )
+
+    def incidents(self) -> list[TimerView]:
+        with self._transaction() as session:
+            rows = session.scalars(select(Timer).where(Timer.status == "incident"))
+            return [timer_view(r) for r in rows]
+
+    def retry_incident(self, timer_id: int, actor: Actor) -> None:
+        with self._transaction() as session:
+            timer = session.get(Timer, timer_id)
+            if timer is None or timer.status != "incident":
+                raise NotFound(f"no incident {timer_id}")
+            timer.status = "pending"
+            timer.attempts = 0
+            timer.fire_at = self.clock.now()
+            audit(
+                session,
+                self.clock.now(),
+                actor.id,
+                "incident_retried",
+                instance_id=timer.instance_id,
+                element_id=timer.element_id,
+            )
+
+    def next_timer_due(self) -> datetime | None:
+        with self._transaction() as session:
+            return session.scalar(select(func.min(Timer.fire_at)).where(Timer.status == "pending"))
+
+    def _lock_rows(self) -> bool:
+        return self.sql.dialect.name == "postgresql"
+
+
+def _task_order() -> tuple:
+    return (HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)
+
+
+def _require_open(row: HumanTask) -> None:
+    if row.status != "open":
+        raise Conflict(f"task is no longer open (it is {row.status})")
+
+
+def _may_see(actor: Actor, row: HumanTask) -> bool:
+    return actor.may_work_on(row.candidate_groups, None) or row.assignee == actor.id
+
+
+def _audit_view(row: AuditEvent) -> AuditView:
+    return AuditView(
+        id=row.id,
+        at=row.at,
+        actor=row.actor,
+        event=row.event,
+        instance_id=row.instance_id,
+        business_key=row.business_key,
+        task_id=row.task_id,
+        element_id=row.element_id,
+        data_before=row.data_before,
+        data_after=row.data_after,
+        reason=row.reason,
+        detail=row.detail,
+    )

@@ -1,0 +1,418 @@
+"""The only module that touches SpiffWorkflow: parsing bundles, storing specs once per deployment,
+restoring instance state, and reading the waiting timers, ready tasks and messages the rest of the
+engine acts on. Everything here works around a known trap of SpiffWorkflow 3.2 (SPIFFWORKFLOW.md).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import SpiffWorkflow.bpmn.parser as bpmn_parser_package
+from lxml import etree
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.util.task import TaskState
+
+from .errors import HandlerFailed, Problem, WorkflowFailed
+from .validation import element_line, safe_parser
+
+# SpiffWorkflow's copy of the OMG schema (its validator rewrites correlation properties first).
+XSD_PATH = Path(bpmn_parser_package.__file__).parent / "schema" / "BPMN20.xsd"
+
+_SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+# Our own handle on the workflow converter, to store state without the spec and restore it
+# against the spec kept once per deployment.
+_WORKFLOW_CONVERTER = BpmnWorkflowConverter(BpmnWorkflow, _SERIALIZER.registry)
+
+
+# ---------------------------------------------------------------- parsing and specs
+
+
+@dataclass(frozen=True)
+class UserTaskInfo:
+    """What the read model needs of a user task, taken from the diagram."""
+
+    element_id: str
+    name: str
+    form_key: str | None
+    candidate_groups: tuple[str, ...]
+    lane: str | None
+    due_variable: str | None
+
+
+@dataclass(frozen=True)
+class ServiceTaskInfo:
+    element_id: str
+    operation: str
+
+
+@dataclass
+class ParsedBundle:
+    """All executable processes of a bundle, their specs as stored JSON, and what code they name."""
+
+    process_ids: list[str]
+    specs_json: str
+    user_tasks: dict[str, list[UserTaskInfo]]
+    service_tasks: dict[str, list[ServiceTaskInfo]]
+
+
+def parse_bundle(bpmn: Mapping[str, bytes], dmn: Mapping[str, bytes]) -> ParsedBundle:
+    """Parse every file with the spiff flavour; raise a list of Problems instead of tracebacks."""
+    parser = SpiffBpmnParser()
+    problems: list[Problem] = []
+    for name, content in dmn.items():
+        try:
+            parser.add_dmn_xml(etree.fromstring(content, safe_parser()), filename=name)
+        except (ValidationException, SpiffWorkflowException) as err:
+            problems.append(_problem_from_spiff(name, content, err))
+        except Exception as err:  # noqa: BLE001 - SpiffWorkflow raises bare KeyError/TypeError
+            problems.append(Problem(name, f"DMN not understood: {type(err).__name__}: {err}"))
+    for name, content in bpmn.items():
+        try:
+            parser.add_bpmn_xml(etree.fromstring(content, safe_parser()), filename=name)
+        except (ValidationException, SpiffWorkflowException) as err:
+            problems.append(_problem_from_spiff(name, content, err))
+        except Exception as err:  # noqa: BLE001
+            problems.append(Problem(name, f"BPMN not understood: {type(err).__name__}: {err}"))
+    if problems:
+        raise ParseFailed(problems)
+
+    stored: dict[str, Any] = {}
+    user_tasks: dict[str, list[UserTaskInfo]] = {}
+    service_tasks: dict[str, list[ServiceTaskInfo]] = {}
+    process_ids = parser.get_process_ids()
+    files_by_process = {pid: parser.get_process_parser(pid).filename for pid in process_ids}
+    for pid in process_ids:
+        file = files_by_process[pid] or pid
+        try:
+            spec = parser.get_spec(pid)
+            subprocess_specs = parser.get_subprocess_specs(pid)
+        except (ValidationException, SpiffWorkflowException) as err:
+            problems.append(_problem_from_spiff(file, bpmn.get(file, b""), err))
+            continue
+        except Exception as err:  # noqa: BLE001
+            problems.append(Problem(file, f"process '{pid}' not understood: {err}", element=pid))
+            continue
+        stored[pid] = {
+            "spec": _SERIALIZER.to_dict(spec),
+            "subprocess_specs": {k: _SERIALIZER.to_dict(v) for k, v in subprocess_specs.items()},
+        }
+        user_tasks[pid], service_tasks[pid] = _named_parts(spec)
+    if problems:
+        raise ParseFailed(problems)
+    return ParsedBundle(
+        process_ids=process_ids,
+        specs_json=json.dumps(stored, sort_keys=True),
+        user_tasks=user_tasks,
+        service_tasks=service_tasks,
+    )
+
+
+class ParseFailed(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(map(str, problems)))
+        self.problems = problems
+
+
+def _problem_from_spiff(file: str, content: bytes, err: Exception) -> Problem:
+    element = getattr(err, "id", None) or getattr(getattr(err, "task_spec", None), "bpmn_id", None)
+    line = getattr(err, "line_number", None) or None
+    if not line and element and content:
+        line = element_line(content, element)
+    message = str(err).split("\n")[0]
+    return Problem(getattr(err, "file_name", None) or file, message, line=line, element=element)
+
+
+def _named_parts(spec) -> tuple[list[UserTaskInfo], list[ServiceTaskInfo]]:
+    """Collect the names the diagram uses for forms and handlers (SpiffWorkflow's parser already
+    refuses a business rule task whose decision is missing)."""
+    users: list[UserTaskInfo] = []
+    services: list[ServiceTaskInfo] = []
+    for task_spec in spec.task_specs.values():
+        bpmn_id = getattr(task_spec, "bpmn_id", None)
+        if bpmn_id is None:
+            continue
+        if getattr(task_spec, "manual", False):
+            users.append(user_task_info(task_spec))
+        operation = getattr(task_spec, "operation_name", None)
+        if operation is not None:
+            services.append(ServiceTaskInfo(bpmn_id, operation))
+    return users, services
+
+
+def user_task_info(task_spec) -> UserTaskInfo:
+    props = (getattr(task_spec, "extensions", None) or {}).get("properties", {})
+    groups = props.get("candidateGroups") or task_spec.lane or ""
+    return UserTaskInfo(
+        element_id=task_spec.bpmn_id,
+        name=task_spec.bpmn_name or task_spec.bpmn_id,
+        form_key=props.get("formKey"),
+        candidate_groups=tuple(g.strip() for g in groups.split(",") if g.strip()),
+        lane=task_spec.lane,
+        due_variable=props.get("dueDate"),
+    )
+
+
+@dataclass(frozen=True)
+class ProcessSpecs:
+    """A process spec restored once per deployment and shared by all its instances."""
+
+    spec: Any
+    subprocess_specs: dict[str, Any]
+
+
+def load_specs(specs_json: str) -> dict[str, ProcessSpecs]:
+    stored = json.loads(specs_json)
+    return {
+        pid: ProcessSpecs(
+            spec=_SERIALIZER.from_dict(item["spec"]),
+            subprocess_specs={
+                k: _SERIALIZER.from_dict(v) for k, v in item["subprocess_specs"].items()
+            },
+        )
+        for pid, item in stored.items()
+    }
+
+
+# ---------------------------------------------------------------- script engine and handlers
+
+ServiceCall = Callable[[str, str, dict[str, Any], dict[str, Any]], Any]
+"""(operation, element_id, params, task_data) -> JSON-serializable result."""
+
+
+class _ScriptEngine(PythonScriptEngine):
+    """Routes service tasks to the injected handler call and names the handler when it fails
+    (3.2.0's own error path raises NameError)."""
+
+    def __init__(self, service_call: ServiceCall) -> None:
+        super().__init__(environment=TaskDataEnvironment())
+        self._service_call = service_call
+
+    def call_service(self, task, operation_name=None, operation_params=None, **_: Any) -> str:
+        params = {k: v["value"] for k, v in (operation_params or {}).items()}
+        element = task.task_spec.bpmn_id
+        try:
+            result = self._service_call(operation_name, element, params, task)
+        except HandlerFailed:
+            raise
+        except Exception as err:  # noqa: BLE001 - a handler may raise anything; we name it
+            raise HandlerFailed(operation_name, element, f"{type(err).__name__}: {err}") from err
+        return json.dumps(result)
+
+
+# ---------------------------------------------------------------- running instances
+
+
+@dataclass(frozen=True)
+class ReadyTask:
+    id: str
+    info: UserTaskInfo
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class WaitingTimer:
+    task_id: str
+    element_id: str
+    due_at: datetime
+
+
+class Instance:
+    """A running workflow with its script engine attached; every call may raise EngineError."""
+
+    def __init__(self, workflow: BpmnWorkflow) -> None:
+        self.workflow = workflow
+
+    @classmethod
+    def start(cls, specs: ProcessSpecs, data: Mapping[str, Any], call: ServiceCall) -> Instance:
+        wf = BpmnWorkflow(specs.spec, specs.subprocess_specs, script_engine=_ScriptEngine(call))
+        for task in wf.get_tasks(state=TaskState.READY):
+            task.data.update(data)
+        instance = cls(wf)
+        instance.advance()
+        return instance
+
+    @classmethod
+    def restore(cls, state: dict[str, Any], specs: ProcessSpecs, call: ServiceCall) -> Instance:
+        wf = _restore(state, specs)
+        wf.script_engine = _ScriptEngine(call)
+        return cls(wf)
+
+    def dump(self) -> dict[str, Any]:
+        return _dump(self.workflow)
+
+    # ---- acting
+
+    def advance(self) -> None:
+        """Fire due timers and run engine steps until only people or events are awaited."""
+        self._guard(self._advance)
+
+    def _advance(self) -> None:
+        self.workflow.refresh_timers()
+        self.workflow.do_engine_steps()
+
+    def complete(self, task_id: str, data: Mapping[str, Any]) -> None:
+        task = self.workflow.get_task_from_id(UUID(task_id))
+        if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+            raise WorkflowFailed(f"task {task_id} is not ready")
+
+        def run() -> None:
+            task.data.update(data)
+            task.run()
+            self._advance()
+
+        self._guard(run)
+
+    def waiting_messages(self) -> set[str]:
+        names: set[str] = set()
+        for task in self._waiting_catchers():
+            for definition in _definitions(task.task_spec.event_definition):
+                if isinstance(definition, MessageEventDefinition):
+                    names.add(definition.name)
+        return names
+
+    def receive_message(self, name: str, payload: Mapping[str, Any]) -> None:
+        def run() -> None:
+            self.workflow.send_event(BpmnEvent(MessageEventDefinition(name), dict(payload)))
+            self._advance()
+
+        self._guard(run)
+
+    def _guard(self, action: Callable[[], None]) -> None:
+        try:
+            action()
+        except (HandlerFailed, WorkflowFailed):
+            raise
+        except WorkflowTaskException as err:
+            cause = err.__cause__ or getattr(err, "exception", None)
+            if isinstance(cause, HandlerFailed):
+                raise cause from err
+            element = getattr(getattr(err, "task_spec", None), "bpmn_id", None) or "?"
+            raise WorkflowFailed(f"step '{element}' failed: {err}") from err
+        except SpiffWorkflowException as err:
+            raise WorkflowFailed(f"workflow step failed: {err}") from err
+
+    # ---- reading
+
+    @property
+    def completed(self) -> bool:
+        return self.workflow.completed
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.workflow.data
+
+    def ready_user_tasks(self) -> list[ReadyTask]:
+        return [
+            ReadyTask(str(t.id), user_task_info(t.task_spec), t.data)
+            for t in self.workflow.get_tasks(state=TaskState.READY, manual=True)
+        ]
+
+    def waiting_timers(self) -> list[WaitingTimer]:
+        """Due times of every waiting timer, including those an event-based gateway hides."""
+        timers = []
+        for task in self._waiting_catchers():
+            definition = task.task_spec.event_definition
+            if not any(isinstance(d, TimerEventDefinition) for d in _definitions(definition)):
+                continue
+            value = task._get_internal_data("event_value")
+            if isinstance(value, dict):  # cycle timers keep their next due time
+                value = value.get("next")
+            if value is None:
+                continue
+            due = TimerEventDefinition.get_datetime(value)
+            timers.append(WaitingTimer(str(task.id), task.task_spec.bpmn_id, due.astimezone(UTC)))
+        return timers
+
+    def latest_data(self) -> dict[str, Any]:
+        """The instance's data as of its last step: the workflow's own once it has ended."""
+        if self.workflow.completed:
+            return dict(self.workflow.data)
+        last = self.workflow.last_task
+        return dict(last.data) if last is not None else {}
+
+    def task_value(self, task_id: str, key: str) -> Any:
+        task = self.workflow.get_task_from_id(UUID(task_id))
+        return None if task is None else task.data.get(key)
+
+    def timer_completed(self, task_id: str) -> bool:
+        task = self.workflow.get_task_from_id(UUID(task_id))
+        return task is not None and task.state == TaskState.COMPLETED
+
+    def completed_elements(self) -> list[str]:
+        return [
+            t.task_spec.bpmn_id
+            for t in self._all_tasks()
+            if t.state == TaskState.COMPLETED and getattr(t.task_spec, "bpmn_id", None)
+        ]
+
+    def _all_tasks(self) -> Iterator:
+        yield from self.workflow.get_tasks()
+        for sub in self.workflow.subprocesses.values():
+            yield from sub.get_tasks()
+
+    def _waiting_catchers(self) -> Iterator:
+        for task in self._all_tasks():
+            if task.state == TaskState.WAITING and isinstance(task.task_spec, CatchingEvent):
+                yield task
+
+
+def task_data(state: dict[str, Any], task_id: str) -> dict[str, Any]:
+    """A task's data read straight from stored state, without restoring the workflow."""
+    tasks = dict(state.get("tasks", {}))
+    for sub in state.get("subprocesses", {}).values():
+        tasks.update(sub.get("tasks", {}))
+    return dict(tasks.get(task_id, {}).get("data", {}))
+
+
+def _definitions(definition) -> list:
+    if isinstance(definition, MultipleEventDefinition):
+        return list(definition.event_definitions)
+    return [definition]
+
+
+# ---------------------------------------------------------------- state without the spec
+
+
+def _dump(workflow: BpmnWorkflow) -> dict[str, Any]:
+    """The workflow's state without its spec: the spec lives once in the deployment."""
+    registry = _SERIALIZER.registry
+    registry._encoder_mode = True
+    try:
+        converter = _WORKFLOW_CONVERTER
+        dct = WorkflowConverter.to_dict(converter, workflow)
+        dct["subprocesses"] = converter.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = registry.convert(workflow.bpmn_events)
+        return json.loads(json.dumps(dct, cls=_SERIALIZER._encoder_cls))
+    finally:
+        registry._encoder_mode = False
+
+
+def _restore(state: dict[str, Any], specs: ProcessSpecs) -> BpmnWorkflow:
+    dct = json.loads(json.dumps(state))  # restoring consumes the dict; keep the caller's intact
+    registry = _SERIALIZER.registry
+    converter = _WORKFLOW_CONVERTER
+    workflow = BpmnWorkflow(specs.spec, specs.subprocess_specs, deserializing=True)
+    workflow.tasks = converter.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+    workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+    converter.set_default_attributes(workflow, dct)
+    converter.subprocesses_from_dict(dct["subprocesses"], workflow)
+    workflow.bpmn_events = registry.restore(dct.pop("bpmn_events", []))
+    return workflow
