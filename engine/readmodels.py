@@ -3,6 +3,7 @@ trail. Lists are then answered from these rows alone."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,10 @@ from sqlalchemy.orm import Session
 
 from . import spiff
 from .contracts import Actor, TaskView, TimerView
+from .errors import WorkflowFailed
 from .models import AuditEvent, HumanTask, HumanTaskGroup, Instance, Timer
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 def audit(
@@ -88,7 +92,7 @@ def _sync_tasks(
             element_id=task.info.element_id,
             name=task.info.name,
             form_key=task.info.form_key,
-            candidate_groups=list(task.info.candidate_groups),
+            candidate_groups=resolve_groups(task),
             assignee=None,
             status="open",
             created_at=now,
@@ -99,6 +103,22 @@ def _sync_tasks(
             HumanTaskGroup(task_id=task_id, group=g) for g in set(task_row.candidate_groups)
         )
         audit(session, now, actor.id, "task_ready", task=task_row)
+
+
+def resolve_groups(task: spiff.ReadyTask) -> list[str]:
+    """Candidate groups may name task data, as `bureau:{region_code}` or `{co_unit}`, so one
+    diagram serves every local bureau."""
+    groups: list[str] = []
+    for template in task.info.candidate_groups:
+        try:
+            value = _PLACEHOLDER.sub(lambda m: str(task.data[m.group(1)]), template)
+        except KeyError as missing:
+            raise WorkflowFailed(
+                f"task '{task.info.element_id}': candidate group '{template}' needs "
+                f"variable {missing} in the task data"
+            ) from None
+        groups.extend(g.strip() for g in value.split(",") if g.strip())
+    return list(dict.fromkeys(groups))
 
 
 def _due_at(task: spiff.ReadyTask) -> datetime | None:

@@ -108,10 +108,31 @@ def check_bpmn(name: str, content: bytes, schema: etree.XMLSchema) -> list[Probl
         element = first.get("id") if first is not None else None
         return [Problem(name, "no executable process", line=line, element=element)]
     problems += _camunda_problems(name, root)
+    problems += _duplicate_id_problems(name, root)
     problems += _layout_problems(name, root, processes)
     problems += _expression_problems(name, processes)
     problems += _reserved_id_problems(name, processes)
     problems += _outgoing_problems(name, processes)
+    return problems
+
+
+def _duplicate_id_problems(name: str, root: etree._Element) -> list[Problem]:
+    """The schema checks ids among BPMN elements only; SpiffWorkflow looks elements up by id across
+    the whole file, so a service task named like its handler (`serviceTaskOperator id`) is
+    silently parsed as the extension element. Extension ids may repeat among themselves."""
+    extension_ids: dict[str, etree._Element] = {}
+    for el in root.iter():
+        if isinstance(el.tag, str) and el.get("id") and not el.tag.startswith(f"{{{BPMN_NS}}}"):
+            extension_ids.setdefault(el.get("id"), el)
+    problems = []
+    for el in root.iter(f"{{{BPMN_NS}}}*"):
+        other = extension_ids.get(el.get("id") or "")
+        if other is not None:
+            message = (
+                f"id '{el.get('id')}' is also used by {_local(other)} on line "
+                f"{other.sourceline}; rename the {_local(el)}"
+            )
+            problems.append(Problem(name, message, line=el.sourceline, element=el.get("id")))
     return problems
 
 

@@ -462,3 +462,13 @@ def test_miwg_drawings_are_refused_with_the_precise_message(omg_schema):
     assert [p.message for p in check_bpmn("A.1.0.bpmn", path.read_bytes(), omg_schema)] == [
         "no executable process"
     ]
+
+
+def test_element_id_reused_by_an_extension_is_named(schema):
+    twice = mutate(
+        "<spiffworkflow:properties>",
+        '<spiffworkflow:serviceTaskOperator id="review_complaint" /><spiffworkflow:properties>',
+    )
+    problems = check_bpmn(NAME, twice, schema)
+    named = [(p.element, "also used by" in p.message) for p in problems]
+    assert named == [("review_complaint", True)]
