@@ -521,10 +521,10 @@ def _add_chain(c: Container, flow: Link, cols: dict[str, int], items: dict[str, 
     A flow leaving a boundary event also reserves the row under its host, so it can drop
     straight down from the event and run right without touching another edge.
     """
-    source = c.anchor(flow.source)
+    source, target = c.anchor(flow.source), c.anchor(flow.target)
     first = cols[source] if flow.source in c.hosts else cols[source] + 1
     prev = source
-    for col in range(first, cols[flow.target]):
+    for col in range(first, cols[target]):
         dummy = Item(f"{flow.id} {col}", 0, 0, items[source].band, col, len(items), flow=flow.id)
         if col == cols[source]:
             dummy.follower = True
@@ -533,7 +533,7 @@ def _add_chain(c: Container, flow: Link, cols: dict[str, int], items: dict[str, 
             dummy.preds = [prev]
         items[dummy.id] = dummy
         prev = dummy.id
-    items[flow.target].preds.append(prev)
+    items[target].preds.append(prev)
 
 
 def _artifact_anchors(c: Container) -> dict[str, str]:
@@ -617,17 +617,48 @@ def _put(item: Item, row: int, taken: set[int]) -> int:
 
 
 def _park(items: dict[str, Item]) -> None:
-    """Parked items (event sub-processes, unconnected artifacts) share a row at the bottom."""
-    parked = [item for item in items.values() if item.tier == 2]
-    if not parked:
-        return
-    band = parked[0].band
-    row = 1 + max((i.row for i in items.values() if i.band == band and i.tier < 2), default=-1)
-    for col, item in enumerate(parked):
-        item.col, item.row = col, row
+    """Parked items (event sub-processes, unconnected artifacts): a row under their band."""
+    by_band: dict[int, list[Item]] = defaultdict(list)
+    for item in items.values():
+        if item.tier == 2:
+            by_band[item.band].append(item)
+    for band, parked in by_band.items():
+        flow = [i.row for i in items.values() if i.band == band and i.tier < 2]
+        row = 1 + max(flow, default=-1)
+        for col, item in enumerate(parked):
+            item.col, item.row = col, row
 
 
 def _geometry(c: Container, items: dict[str, Item], back: set[str], n_bands: int) -> Grid:
+    """Turn columns, bands and rows into coordinates; reserve a channel per back edge."""
+    col_x, col_w = _column_geometry(items)
+    back_by_band: dict[int, list[str]] = defaultdict(list)
+    for flow in c.flows:
+        if flow.id in back:
+            back_by_band[items[c.anchor(flow.source)].band].append(flow.id)
+    rows = [1] * n_bands
+    for item in items.values():
+        rows[item.band] = max(rows[item.band], item.row + 1)
+    band_h = [
+        2 * PAD
+        + rows[b] * ROW
+        + (CHANNEL0 + CHANNEL * len(back_by_band[b]) if b in back_by_band else 0)
+        for b in range(n_bands)
+    ]
+    band_top = [sum(band_h[:b]) for b in range(n_bands)]
+    grid = Grid({}, {}, col_x, col_w, band_top, band_h, defaultdict(list), defaultdict(list), {})
+    for item in items.values():
+        _place_item(grid, item)
+    _place_boundaries(c, grid)
+    for band, flows in back_by_band.items():
+        floor = band_top[band] + PAD + rows[band] * ROW + CHANNEL0
+        for k, flow in enumerate(flows):
+            grid.channels[flow] = floor + k * CHANNEL
+    return grid
+
+
+def _column_geometry(items: dict[str, Item]) -> tuple[list[int], list[int]]:
+    """Each column is as wide as its widest shape; columns are GAP apart."""
     n_cols = 1 + max((item.col for item in items.values()), default=-1)
     col_w = [36] * n_cols
     for item in items.values():
@@ -635,36 +666,19 @@ def _geometry(c: Container, items: dict[str, Item], back: set[str], n_bands: int
     col_x = [0] * n_cols
     for col in range(1, n_cols):
         col_x[col] = col_x[col - 1] + col_w[col - 1] + GAP
-    rows = [1] * n_bands
-    for item in items.values():
-        rows[item.band] = max(rows[item.band], item.row + 1)
-    back_by_band: dict[int, list[str]] = defaultdict(list)
-    for flow in c.flows:
-        if flow.id in back:
-            back_by_band[items[c.anchor(flow.source)].band].append(flow.id)
-    band_h = [
-        2 * PAD
-        + rows[b] * ROW
-        + (CHANNEL0 + CHANNEL * len(back_by_band[b]) if back_by_band[b] else 0)
-        for b in range(n_bands)
-    ]
-    band_top = [sum(band_h[:b]) for b in range(n_bands)]
-    grid = Grid({}, {}, col_x, col_w, band_top, band_h, defaultdict(list), defaultdict(list), {})
-    for item in items.values():
-        cy = band_top[item.band] + PAD + ROW // 2 + item.row * ROW
-        if item.flow:
-            grid.dummies[item.flow].append((item.col, cy))
-            grid.lines[item.flow].append((col_x[item.col], col_x[item.col] + col_w[item.col], cy))
-        else:
-            x = col_x[item.col] + (col_w[item.col] - item.w) // 2
-            grid.boxes[item.id] = Box(x, cy - item.h // 2, item.w, item.h)
-            grid.col_of[item.id] = item.col
-    _place_boundaries(c, grid)
-    for band, flows in back_by_band.items():
-        floor = band_top[band] + PAD + rows[band] * ROW + CHANNEL0
-        for k, flow in enumerate(flows):
-            grid.channels[flow] = floor + k * CHANNEL
-    return grid
+    return col_x, col_w
+
+
+def _place_item(grid: Grid, item: Item) -> None:
+    """Shapes are centred in their cell; dummies only record where their flow runs."""
+    cy = grid.band_top[item.band] + PAD + ROW // 2 + item.row * ROW
+    x1, width = grid.col_x[item.col], grid.col_w[item.col]
+    if item.flow:
+        grid.dummies[item.flow].append((item.col, cy))
+        grid.lines[item.flow].append((x1, x1 + width, cy))
+    else:
+        grid.boxes[item.id] = Box(x1 + (width - item.w) // 2, cy - item.h // 2, item.w, item.h)
+        grid.col_of[item.id] = item.col
 
 
 def _place_boundaries(c: Container, grid: Grid) -> None:
@@ -868,6 +882,8 @@ def _layout_container(c: Container, band_of: dict[str, int], n_bands: int) -> Gr
 
 @dataclass(frozen=True)
 class Shape:
+    """A BPMNShape to write: the element it draws, its bounds and flags."""
+
     element: str
     box: Box
     attrs: tuple[tuple[str, str], ...] = ()
@@ -875,6 +891,8 @@ class Shape:
 
 @dataclass(frozen=True)
 class Edge:
+    """A BPMNEdge to write: the element it draws and its waypoints."""
+
     element: str
     points: list[Point]
 
@@ -1226,17 +1244,19 @@ def layout(content: bytes) -> bytes:
 
 def required_di(content: bytes) -> list[str]:
     """Ids of the elements that need a shape or edge (what this tool would draw)."""
-    root = _parse(content).getroot()
-    return [d.element for diagram in _plan(root) for d in (*diagram.shapes, *diagram.edges)]
+    return _required(_parse(content).getroot())
 
 
 def missing_di(content: bytes) -> list[str]:
     """Ids of elements that need diagram interchange but have none in content."""
     root = _parse(content).getroot()
-    present = {
-        el.get("bpmnElement") for el in root.iter(f"{{{BPMNDI}}}BPMNShape", f"{{{BPMNDI}}}BPMNEdge")
-    }
-    return [ident for ident in required_di(content) if ident not in present]
+    drawn = f"{{{BPMNDI}}}BPMNShape", f"{{{BPMNDI}}}BPMNEdge"
+    present = {el.get("bpmnElement", "").rpartition(":")[2] for el in root.iter(*drawn)}
+    return [ident for ident in _required(root) if ident not in present]
+
+
+def _required(root: etree._Element) -> list[str]:
+    return [d.element for diagram in _plan(root) for d in (*diagram.shapes, *diagram.edges)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
