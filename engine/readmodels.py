@@ -69,20 +69,17 @@ def sync_read_models(
 def _sync_tasks(
     session: Session, row: Instance, wf: spiff.Instance, actor: Actor, now: datetime
 ) -> None:
-    open_rows = {
-        t.id: t
-        for t in session.scalars(
-            select(HumanTask).where(HumanTask.instance_id == row.id, HumanTask.status == "open")
-        )
+    known = {
+        t.id: t for t in session.scalars(select(HumanTask).where(HumanTask.instance_id == row.id))
     }
     ready = {t.id: t for t in wf.ready_user_tasks()}
-    for task_id, task_row in open_rows.items():
-        if task_id not in ready:
+    for task_id, task_row in known.items():
+        if task_row.status == "open" and task_id not in ready:
             task_row.status = "cancelled"
             task_row.completed_at = now
             audit(session, now, actor.id, "task_cancelled", task=task_row)
     for task_id, task in ready.items():
-        if task_id in open_rows or session.get(HumanTask, task_id) is not None:
+        if task_id in known:
             continue
         task_row = HumanTask(
             id=task_id,

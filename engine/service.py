@@ -157,10 +157,14 @@ class Engine:
             created=created,
         )
 
-    def _latest_deployment(self, session: Session, process_id: str) -> Deployment:
-        for row in session.scalars(select(Deployment).order_by(Deployment.version.desc())):
-            if process_id in row.process_ids:
-                return row
+    def _latest_deployment(self, session: Session, process_id: str) -> int:
+        """The newest deployment holding the process; reads only ids, never the stored specs."""
+        rows = session.execute(
+            select(Deployment.id, Deployment.process_ids).order_by(Deployment.version.desc())
+        )
+        for deployment_id, process_ids in rows:
+            if process_id in process_ids:
+                return deployment_id
         raise NotFound(f"process '{process_id}' is not deployed")
 
     def _process_specs(self, session: Session, deployment_id: int) -> dict[str, spiff.ProcessSpecs]:
@@ -201,14 +205,14 @@ class Engine:
         if not isinstance(data, Mapping):
             raise InvalidData("start data must be an object", {"data": ["must be an object"]})
         with (
-            self._failures_audited(actor, "start_failed", business_key=business_key),
+            self._failures_audited(actor, "start_failed", {"business_key": business_key}),
             self._transaction() as session,
         ):
-            deployment = self._latest_deployment(session, process_id)
-            specs = self._process_specs(session, deployment.id)[process_id]
+            deployment_id = self._latest_deployment(session, process_id)
+            specs = self._process_specs(session, deployment_id)[process_id]
             now = self.clock.now()
             row = Instance(
-                deployment_id=deployment.id,
+                deployment_id=deployment_id,
                 process_id=process_id,
                 business_key=business_key,
                 status="running",
@@ -288,7 +292,8 @@ class Engine:
             row.status = "completed"
             row.completed_at = now
             audit(session, now, actor.id, "instance_completed", instance=row)
-        sync_read_models(session, row, wf, actor, now)
+        with session.no_autoflush:  # one flush, so inserts of a table go out as one batch
+            sync_read_models(session, row, wf, actor, now)
         session.flush()
 
     def _instance_view(self, session: Session, row: Instance, wf: spiff.Instance) -> InstanceView:
@@ -334,8 +339,9 @@ class Engine:
         return call
 
     @contextmanager
-    def _failures_audited(self, actor: Actor, event: str, **where: Any) -> Iterator[None]:
-        """Failures of the process itself are audited; refusals of bad requests are not noise."""
+    def _failures_audited(self, actor: Actor, event: str, where: dict[str, Any]) -> Iterator[None]:
+        """Failures of the process itself are audited; refusals of bad requests are not noise.
+        `where` may be filled in while the operation runs (the instance is known only then)."""
         try:
             yield
         except (NotFound, Forbidden, InvalidData, Conflict):
@@ -450,28 +456,25 @@ class Engine:
     def complete_task(self, task_id: str, data: Mapping[str, Any], actor: Actor) -> TaskView:
         if not isinstance(data, Mapping):
             raise InvalidData("task data must be an object", {"data": ["must be an object"]})
-        with self._transaction() as session:
+        where = {"task_id": task_id}
+        with self._failures_audited(actor, "task_failed", where), self._transaction() as session:
             row = self._task_row(session, task_id)
             _require_open(row)
             if not actor.may_work_on(row.candidate_groups, row.assignee):
                 raise Forbidden("this task is not yours to complete")
             instance = self._instance_row(session, row.instance_id)
+            where["instance_id"] = instance.id
             clean = dict(data)
-            form = (
-                self._form(session, instance.deployment_id, row.form_key) if row.form_key else None
-            )
-            if form is not None:
-                clean, errors = form.validate(data)
+            if row.form_key:
+                form = self._form(session, instance.deployment_id, row.form_key)
+                clean, errors = form.validate(data) if form is not None else (clean, {})
                 if errors:
                     raise InvalidData("the form has errors", errors)
-        where = {"instance_id": row.instance_id, "task_id": task_id}
-        with self._failures_audited(actor, "task_failed", **where), self._transaction() as session:
-            row = self._task_row(session, task_id)
-            instance = self._instance_row(session, row.instance_id)
+            now = self.clock.now()
             claimed = session.execute(
                 update(HumanTask)
                 .where(HumanTask.id == task_id, HumanTask.status == "open")
-                .values(status="completed", completed_by=actor.id, completed_at=self.clock.now())
+                .values(status="completed", completed_by=actor.id, completed_at=now)
             )
             if claimed.rowcount != 1:
                 raise Conflict("the task was completed by someone else meanwhile")
@@ -479,7 +482,7 @@ class Engine:
             before = {k: wf.task_value(task_id, k) for k in clean}
             audit(
                 session,
-                self.clock.now(),
+                now,
                 actor.id,
                 "task_completed",
                 task=row,
@@ -488,7 +491,6 @@ class Engine:
             )
             wf.complete(task_id, clean)
             self._save(session, instance, wf, actor)
-            session.refresh(row)
             return task_view(row)
 
     def _task_row(self, session: Session, task_id: str) -> HumanTask:
@@ -507,7 +509,7 @@ class Engine:
             raise InvalidData("payload must be an object", {"payload": ["must be an object"]})
         where = {"business_key": business_key}
         with (
-            self._failures_audited(actor, "message_failed", **where),
+            self._failures_audited(actor, "message_failed", where),
             self._transaction() as session,
         ):
             rows = session.scalars(

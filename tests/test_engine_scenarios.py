@@ -185,6 +185,9 @@ def test_completion_audits_the_data_before_and_after(engine: Engine) -> None:
     engine.complete_task(task.id, {"severity": "low", "note": "checked"}, INTAKE)
     completed = next(e for e in engine.history(instance.id) if e.event == "task_completed")
     assert completed.actor == INTAKE.id and completed.task_id == task.id
+    assert "task_cancelled" not in events(engine, instance.id)
+    done = engine.task(task.id)
+    assert (done.status, done.completed_by) == ("completed", INTAKE.id)
     assert completed.data_before == {"severity": None, "note": None}
     assert completed.data_after == {"severity": "low", "note": "checked"}
 
