@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .transport import Transport
 
 HandlerFunc = Callable[[dict[str, Any], Any], Any]
 
@@ -41,6 +44,19 @@ class HandlerRegistry(Mapping[str, HandlerFunc]):
         return len(self._handlers)
 
 
-def default_registry() -> HandlerRegistry:
-    """The handlers the shipped processes use."""
-    return HandlerRegistry()
+def default_registry(*, transport: Transport | None = None) -> HandlerRegistry:
+    """The handlers the shipped processes use, each module adding its own names. `transport`
+    fixes where this registry's notices go (default: the process-wide one, see
+    `handlers.transport.set_transport`)."""
+    # Imported here so that importing `handlers` stays cheap and free of side effects.
+    from . import complaints, deadlines, disclosure, notices, referrals, repeats, routing
+
+    registry = HandlerRegistry()
+    complaints.register(registry)
+    notices.register(registry, transport=transport)
+    routing.register(registry)
+    repeats.register(registry)
+    referrals.register(registry)
+    disclosure.register(registry)
+    deadlines.register(registry)
+    return registry
