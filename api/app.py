@@ -7,9 +7,11 @@ from werkzeug.exceptions import HTTPException
 
 from engine import Engine, EngineError
 
+from . import api_deployments, api_incidents, api_instances, api_openapi, api_tasks, auth
 from .composition import build_engine
 from .errors import engine_error_response
 from .settings import Settings
+from .users import Accounts
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
@@ -17,7 +19,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app = Flask(__name__)
     app.config["SECRET_KEY"] = settings.secret_key
     app.extensions["complaints.settings"] = settings
-    app.extensions["complaints.engine"] = engine or build_engine(settings)
+    app.extensions["complaints.engine"] = engine = engine or build_engine(settings)
+    # Accounts live in the engine's database (migration 0003) and tell time by its clock.
+    app.extensions["complaints.accounts"] = Accounts(engine.sql, now=engine.clock.now)
+    for blueprint in (
+        auth.bp,
+        api_tasks.bp,
+        api_instances.bp,
+        api_deployments.bp,
+        api_incidents.bp,
+        api_openapi.bp,
+    ):
+        app.register_blueprint(blueprint)
 
     @app.get("/api/health")
     def health():

@@ -13,6 +13,7 @@ from engine.bundle import check_bundle
 
 from .composition import build_engine, bundle_files, compile_form, handler_table
 from .settings import Settings
+from .users import AccountError, Accounts, generate_password
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,6 +46,18 @@ def _parser() -> argparse.ArgumentParser:
 
     worker = commands.add_parser("worker", help="timer worker only")
     worker.set_defaults(run=_worker)
+
+    users = commands.add_parser("users", help="staff accounts")
+    user_commands = users.add_subparsers(required=True, metavar="ACTION")
+    add = user_commands.add_parser("add", help="create a staff account")
+    add.add_argument("name")
+    add.add_argument("--group", dest="groups", action="extend", nargs="+", default=[], metavar="G")
+    add.add_argument("--admin", action="store_true", help="administrator (also group admin)")
+    add.add_argument("--display-name")
+    add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    add.set_defaults(run=_users_add)
     return parser
 
 
@@ -114,6 +127,32 @@ def _worker(_args: argparse.Namespace, settings: Settings) -> int:
 
     engine = build_engine(settings)
     run_forever(engine, settings.timer_interval_seconds, settings.timer_batch)
+    return 0
+
+
+def _users_add(args: argparse.Namespace, settings: Settings) -> int:
+    """Without --password-stdin a strong password is generated and printed this once."""
+    generated = not args.password_stdin
+    password = generate_password() if generated else sys.stdin.read().rstrip("\r\n")
+    engine = build_engine(settings)
+    try:
+        engine.create_schema()
+        account = Accounts(engine.sql).add_user(
+            args.name,
+            args.groups,
+            password=password,
+            display_name=args.display_name,
+            admin=args.admin,
+        )
+    except AccountError as err:
+        print(f"users add: {err}", file=sys.stderr)
+        return 2
+    finally:
+        engine.close()
+    admin = "; administrator" if account.is_admin else ""
+    print(f"created user {account.username} (groups: {', '.join(account.groups)}{admin})")
+    if generated:
+        print(f"password (shown only now): {password}")
     return 0
 
 

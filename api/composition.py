@@ -12,8 +12,24 @@ from engine import Clock, Engine
 from .settings import Settings
 
 
-def compile_form(key: str, content: bytes) -> forms.CompiledForm:
-    return forms.compile_form(key, content)
+class TaskForm:
+    """A compiled form as the engine uses it: after a valid submission every field of the form
+    is in the task data, None when left empty, so gateways and notices can test it."""
+
+    def __init__(self, form: forms.CompiledForm) -> None:
+        self.form = form
+
+    def validate(self, data) -> tuple[dict, dict[str, list[str]]]:
+        clean, errors = self.form.validate(data)
+        if not errors:
+            for field in self.form.fields:
+                if not field.read_only:
+                    clean.setdefault(field.name, None)
+        return clean, errors
+
+
+def compile_form(key: str, content: bytes) -> TaskForm:
+    return TaskForm(forms.compile_form(key, content))
 
 
 def handler_table(overrides: Mapping | None = None) -> dict:

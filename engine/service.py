@@ -397,7 +397,7 @@ class Engine:
             if not _may_see(actor, row):
                 raise Forbidden("this task belongs to other groups")
             instance = self._instance_row(session, row.instance_id)
-            return spiff.task_data(instance.state, task_id)
+            return self._restore(session, instance).task_data(task_id)
 
     def claim(self, task_id: str, actor: Actor) -> TaskView:
         return self._assign(task_id, actor, new_assignee=actor.id, event="task_claimed")

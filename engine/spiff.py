@@ -348,6 +348,10 @@ class Instance:
         last = self.workflow.last_task
         return dict(last.data) if last is not None else {}
 
+    def task_data(self, task_id: str) -> dict[str, Any]:
+        task = self.workflow.get_task_from_id(UUID(task_id))
+        return {} if task is None else dict(task.data)
+
     def task_value(self, task_id: str, key: str) -> Any:
         task = self.workflow.get_task_from_id(UUID(task_id))
         return None if task is None else task.data.get(key)
@@ -372,14 +376,6 @@ class Instance:
         for task in self._all_tasks():
             if task.state == TaskState.WAITING and isinstance(task.task_spec, CatchingEvent):
                 yield task
-
-
-def task_data(state: dict[str, Any], task_id: str) -> dict[str, Any]:
-    """A task's data read straight from stored state, without restoring the workflow."""
-    tasks = dict(state.get("tasks", {}))
-    for sub in state.get("subprocesses", {}).values():
-        tasks.update(sub.get("tasks", {}))
-    return dict(tasks.get(task_id, {}).get("data", {}))
 
 
 def _definitions(definition) -> list:

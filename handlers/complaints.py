@@ -34,12 +34,16 @@ STATUSES = frozenset(
         "replied",  # A3/B3
         "in_review",  # B5-B8
         "forwarded",  # D1
+        "merged",  # R1: merged into an earlier report of the same matter
         "final",  # B9
         "closed",  # A4 / end
     }
 )
-TRACKS = frozenset({"diversion", "transfer", "A", "B", "C", "D"})
-UPDATABLE_TEXT = ("track", "pathway_code", "owner_group", "repeat_of")
+TRACKS = frozenset(
+    {"diversion", "transfer", "A", "B", "C", "D", "special", "supervision", "discipline"}
+)
+SATISFACTION = frozenset({"satisfied", "basically_satisfied", "dissatisfied"})
+UPDATABLE_TEXT = ("track", "pathway_code", "owner_group", "repeat_of", "satisfaction")
 UPDATABLE_TIMES = ("accepted_at", "deadline_at", "closed_at")
 
 
@@ -116,6 +120,8 @@ def update_complaint(params: dict[str, Any], context: Context) -> dict[str, Any]
             wanted[name] = optional_text(params, name)
     if "track" in wanted:
         one_of(wanted["track"], "track", TRACKS)
+    if wanted.get("satisfaction") is not None:
+        one_of(wanted["satisfaction"], "satisfaction", SATISFACTION)
     for name in UPDATABLE_TIMES:
         if name in params:
             wanted[name] = optional_instant(params[name], name)

@@ -29,6 +29,8 @@ _DURATION = re.compile(
 
 def register(registry: Any) -> None:
     registry.register("compute_deadline")(compute_deadline)
+    registry.register("compute_deadlines")(compute_deadlines)
+    registry.register("extend_deadline")(extend_deadline)
     registry.register("add_days")(add_days_handler)
 
 
@@ -41,6 +43,39 @@ def compute_deadline(params: dict[str, Any], context: Context) -> dict[str, str]
     if not isinstance(duration, str):
         raise ValueError(f"parameter 'duration' must be an ISO 8601 duration, got {duration!r}")
     return {"due": iso(add_duration(start, duration, working_days=flag(params, "working_days")))}
+
+
+def compute_deadlines(params: dict[str, Any], context: Context) -> dict[str, str]:
+    """Several statutory deadlines from one start, each with its reminder: {"start", code,
+    f"{code}_reminder"} as ISO instants. `durations` maps every code to its ISO duration (the
+    `deadlines` decision table), `working_day_codes` lists the codes counted in working days,
+    `reminder_before` is how long before each deadline staff are reminded."""
+    start = _start(params, context)
+    durations = params.get("durations")
+    codes = params.get("codes")
+    if not isinstance(durations, dict) or not isinstance(codes, list):
+        raise ValueError("parameters 'durations' (mapping) and 'codes' (list) are required")
+    working = set(params.get("working_day_codes") or [])
+    reminder = params.get("reminder_before") or "P0D"
+    result = {"start": iso(start)}
+    for code in codes:
+        if code not in durations:
+            raise ValueError(f"no duration configured for deadline '{code}'")
+        due = add_duration(start, durations[code], working_days=code in working)
+        result[code] = iso(due)
+        result[f"{code}_reminder"] = iso(add_duration(due, f"-{reminder}"))
+    return result
+
+
+def extend_deadline(params: dict[str, Any], context: Context) -> dict[str, str]:
+    """An approved extension: {"due", "reminder_at"} moved `days` calendar days past
+    `deadline`."""
+    days = params.get("days")
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise ValueError(f"parameter 'days' must be a positive integer, got {days!r}")
+    due = add_days(parse_instant(params.get("deadline"), "deadline"), days)
+    reminder = params.get("reminder_before") or "P0D"
+    return {"due": iso(due), "reminder_at": iso(add_duration(due, f"-{reminder}"))}
 
 
 def add_days_handler(params: dict[str, Any], context: Context) -> dict[str, str]:

@@ -190,7 +190,8 @@ TEMPLATES: dict[str, NoticeTemplate] = {
             "信访事项督办函",
             "{target}：\n编号{tracking_number}的信访事项{issue}。依据《信访工作条例》第三十八条和"
             "《生态环境信访工作办法》第三十四条，现予督办。请你单位{requirements}，"
-            "并于{reply_due_date}前将办理情况书面报告本机关。",
+            "并于收到本函之日起{reply_days}个工作日内将办理情况书面报告本机关。",
+            defaults={"reply_days": 5},
         ),
         NoticeTemplate(
             "reminder",
@@ -202,6 +203,39 @@ TEMPLATES: dict[str, NoticeTemplate] = {
             "逾期督促",
             "编号{tracking_number}的信访事项，“{task_name}”已于{due_date}到期而未办结，"
             "请督促承办人员立即办理。",
+        ),
+        NoticeTemplate(
+            "merged",
+            "合并办理告知书",
+            COMPLAINANT + "您于{received_date}反映的事项（编号{tracking_number}），与编号"
+            "{earlier_reference}的事项属同一事项，已合并办理，不再重复核查。"
+            "办理结果将一并告知，您可以凭编号查询进度。",
+        ),
+        NoticeTemplate(
+            "suggestion_reply",
+            "建议意见答复书",
+            COMPLAINANT + "感谢您于{received_date}提出的建议意见（编号{tracking_number}）。"
+            "经研究，{adoption}。\n{reply}",
+            choices={
+                "adoption": {
+                    "adopted": "您的建议已被采纳",
+                    "partly_adopted": "您的建议已被部分采纳",
+                    "not_adopted": "您的建议暂未被采纳",
+                }
+            },
+        ),
+        NoticeTemplate(
+            "forwarded",
+            "检举控告事项移送告知书",
+            COMPLAINANT + "您于{received_date}提出的检举控告事项（编号{tracking_number}），"
+            "依据《信访工作条例》第三十条和《生态环境信访工作办法》第二十三条，已移送{body}"
+            "依规依纪依法处理。您的检举材料不会转给被检举人。",
+        ),
+        NoticeTemplate(
+            "urgent_report",
+            "重大紧急信访事项报告",
+            "编号{tracking_number}的信访事项可能造成社会影响（{summary}），"
+            "依据《信访工作条例》第二十五条，现立即报告，请即时处置。",
         ),
         NoticeTemplate(
             "evaluation_invitation",

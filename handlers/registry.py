@@ -49,7 +49,16 @@ def default_registry(*, transport: Transport | None = None) -> HandlerRegistry:
     fixes where this registry's notices go (default: the process-wide one, see
     `handlers.transport.set_transport`)."""
     # Imported here so that importing `handlers` stays cheap and free of side effects.
-    from . import complaints, deadlines, disclosure, notices, referrals, repeats, routing
+    from . import (
+        complaints,
+        deadlines,
+        disclosure,
+        notices,
+        referrals,
+        repeats,
+        routing,
+        sampling,
+    )
 
     registry = HandlerRegistry()
     complaints.register(registry)
@@ -59,4 +68,5 @@ def default_registry(*, transport: Transport | None = None) -> HandlerRegistry:
     referrals.register(registry)
     disclosure.register(registry)
     deadlines.register(registry)
+    sampling.register(registry)
     return registry

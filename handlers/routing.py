@@ -8,6 +8,7 @@ from typing import Any
 
 from .context import Context
 from .regions import NAMES, full_name
+from .times import iso
 
 _CODE = re.compile(r"[0-9]{6}")
 
@@ -33,4 +34,5 @@ def route_to_region(params: dict[str, Any], context: Context) -> dict[str, str]:
         "region_code": code,
         "region_name": NAMES.get(code, ""),
         "region_full_name": full_name(code),
+        "routed_at": iso(context.now),
     }

@@ -338,11 +338,19 @@ NOTICE_VALUES: dict[str, dict[str, Any]] = {
         "target": "武汉市生态环境局江岸区分局",
         "issue": "超过法定期限仍未答复",
         "requirements": "立即办理并答复投诉人",
-        "reply_due_date": "2026-05-20",
+        "reply_days": "3",
     },
     "reminder": {"task_name": "调查核实", "due_date": "2026-05-04T01:00:00+00:00"},
     "escalation": {"task_name": "调查核实", "due_date": "2026-05-04T01:00:00+00:00"},
     "evaluation_invitation": {},
+    "merged": {"received_date": "2026-03-02", "earlier_reference": "HB-2026-000001"},
+    "suggestion_reply": {
+        "received_date": "2026-03-02",
+        "adoption": "partly_adopted",
+        "reply": "已纳入明年噪声治理计划",
+    },
+    "forwarded": {"received_date": "2026-03-02", "body": "纪检监察机关"},
+    "urgent_report": {"summary": "化工厂泄漏，群众聚集"},
 }
 
 
@@ -524,6 +532,7 @@ def test_route_to_region_names_the_bureau_group_and_the_place(ctx: Ctx) -> None:
         "region_code": "420102",
         "region_name": "江岸区",
         "region_full_name": "湖北省武汉市江岸区",
+        "routed_at": "2026-03-02T01:00:00+00:00",
     }
     assert (
         route_to_region({"region_code": "421223"}, ctx)["region_full_name"] == "湖北省咸宁市崇阳县"
@@ -538,6 +547,7 @@ def test_an_unknown_but_well_formed_region_code_still_routes(ctx: Ctx) -> None:
         "region_code": "110101",
         "region_name": "",
         "region_full_name": "",
+        "routed_at": "2026-03-02T01:00:00+00:00",
     }
 
 
@@ -727,7 +737,9 @@ def test_the_default_registry_offers_every_handler_once() -> None:
     assert sorted(handlers.default_registry()) == [
         "add_days",
         "compute_deadline",
+        "compute_deadlines",
         "detect_repeat",
+        "extend_deadline",
         "notify_complainant",
         "notify_staff",
         "record_disclosure",
@@ -735,5 +747,45 @@ def test_the_default_registry_offers_every_handler_once() -> None:
         "record_referral_result",
         "register_complaint",
         "route_to_region",
+        "sample_return_visit",
         "update_complaint",
     ]
+
+
+def test_deadlines_of_a_step_come_with_their_reminders(ctx: Ctx) -> None:
+    result = handlers.default_registry()["compute_deadlines"](
+        {
+            "start": "2026-09-30T02:00:00+00:00",
+            "codes": ["routing", "objection"],
+            "durations": {"routing": "P15D", "objection": "P5D"},
+            "working_day_codes": ["objection"],
+            "reminder_before": "P2D",
+        },
+        ctx,
+    )
+    assert result["routing"] == "2026-10-15T02:00:00+00:00"
+    assert result["routing_reminder"] == "2026-10-13T02:00:00+00:00"
+    assert result["objection"] == "2026-10-13T02:00:00+00:00"  # holiday week, make-up Saturday
+
+
+def test_an_extension_moves_the_deadline_and_its_reminder(ctx: Ctx) -> None:
+    extend = handlers.default_registry()["extend_deadline"]
+    moved = extend(
+        {"deadline": "2026-05-01T02:00:00+00:00", "days": 30, "reminder_before": "P5D"},
+        ctx,
+    )
+    assert moved == {
+        "due": "2026-05-31T02:00:00+00:00",
+        "reminder_at": "2026-05-26T02:00:00+00:00",
+    }
+    with pytest.raises(ValueError, match="days"):
+        extend({"deadline": "2026-05-01T02:00:00+00:00", "days": 0}, ctx)
+
+
+def test_return_visit_sample_is_stable_and_near_its_rate() -> None:
+    from handlers.sampling import is_sampled
+
+    numbers = [f"HB-2026-{n:06d}" for n in range(1, 2001)]
+    chosen = [n for n in numbers if is_sampled(n, 10)]
+    assert 150 < len(chosen) < 250
+    assert chosen == [n for n in numbers if is_sampled(n, 10)]

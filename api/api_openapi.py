@@ -1,0 +1,501 @@
+"""`GET /api/openapi.json`: the OpenAPI 3.1 description of the staff JSON API, written by hand
+here beside the blueprints it describes (a test holds every route to an entry)."""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from typing import Any
+
+from flask import Blueprint, jsonify
+
+from .json_api import register_error_handlers
+
+bp = Blueprint("api_openapi", __name__, url_prefix="/api")
+register_error_handlers(bp)
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json(_ref("Error"), description)
+
+
+def _page(item: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["items", "count"],
+        "properties": {
+            "items": {"type": "array", "items": _ref(item)},
+            "count": {"type": "integer", "description": "items in this answer"},
+            "limit": {"type": "integer"},
+            "offset": {"type": "integer"},
+            "has_more": {"type": "boolean", "description": "another page follows"},
+        },
+    }
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+def _path(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+DATETIME = {"type": "string", "format": "date-time", "description": "ISO 8601 with offset"}
+NULLABLE_DATETIME = {"type": ["string", "null"], "format": "date-time"}
+NULLABLE_STRING = {"type": ["string", "null"]}
+TASK_ID = _path("task_id", {"type": "string"})
+INSTANCE_ID = _path("instance_id", {"type": "integer"})
+LIMIT = _query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "")
+OFFSET = _query("offset", {"type": "integer", "minimum": 0, "default": 0}, "")
+
+UNAUTHORIZED = _error("no, unknown, expired or revoked bearer token")
+FORBIDDEN = _error("the caller's groups do not allow this")
+NOT_FOUND = _error("no such object")
+INVALID = _error("invalid input; `fields` names each field at fault")
+BAD_JSON = _error("the body is not JSON")
+CONFLICT = _error("the task is no longer open or changed meanwhile")
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error", "message", "fields"],
+        "properties": {
+            "error": {"type": "string", "description": "stable code, e.g. not_found"},
+            "message": {"type": "string"},
+            "fields": {
+                "type": "object",
+                "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                "description": "messages by field (by file name for a refused bundle)",
+            },
+            "problems": {
+                "type": "array",
+                "items": _ref("Problem"),
+                "description": "only for a refused deployment bundle",
+            },
+        },
+    },
+    "Problem": {
+        "type": "object",
+        "properties": {
+            "file": {"type": "string"},
+            "line": {"type": ["integer", "null"]},
+            "element": NULLABLE_STRING,
+            "message": {"type": "string"},
+        },
+    },
+    "TokenRequest": {
+        "type": "object",
+        "required": ["username", "password"],
+        "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
+    },
+    "Token": {
+        "type": "object",
+        "required": ["token", "expires_at"],
+        "properties": {
+            "token": {"type": "string"},
+            "token_type": {"const": "Bearer"},
+            "expires_at": DATETIME,
+            "user": _ref("Account"),
+        },
+    },
+    "Account": {
+        "type": "object",
+        "properties": {
+            "username": {"type": "string"},
+            "display_name": {"type": "string"},
+            "groups": {"type": "array", "items": {"type": "string"}},
+            "is_admin": {"type": "boolean"},
+        },
+    },
+    "Task": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "instance_id": {"type": "integer"},
+            "process_id": {"type": "string"},
+            "business_key": NULLABLE_STRING,
+            "element_id": {"type": "string"},
+            "name": {"type": "string"},
+            "form_key": NULLABLE_STRING,
+            "candidate_groups": {"type": "array", "items": {"type": "string"}},
+            "assignee": NULLABLE_STRING,
+            "status": {"enum": ["open", "completed", "cancelled"]},
+            "created_at": DATETIME,
+            "due_at": NULLABLE_DATETIME,
+            "completed_at": NULLABLE_DATETIME,
+            "completed_by": NULLABLE_STRING,
+        },
+    },
+    "TaskWithData": {
+        "allOf": [
+            _ref("Task"),
+            {"type": "object", "properties": {"data": {"type": "object"}}},
+        ]
+    },
+    "Timer": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "instance_id": {"type": "integer"},
+            "element_id": {"type": "string"},
+            "due_at": DATETIME,
+            "status": {"type": "string"},
+            "attempts": {"type": "integer"},
+            "last_error": NULLABLE_STRING,
+        },
+    },
+    "InstanceSummary": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "process_id": {"type": "string"},
+            "business_key": NULLABLE_STRING,
+            "status": {"type": "string"},
+            "created_at": DATETIME,
+            "updated_at": DATETIME,
+            "completed_at": NULLABLE_DATETIME,
+        },
+    },
+    "Instance": {
+        "allOf": [
+            _ref("InstanceSummary"),
+            {
+                "type": "object",
+                "properties": {
+                    "deployment_version": {"type": "integer"},
+                    "data": {"type": "object"},
+                    "tasks": {"type": "array", "items": _ref("Task")},
+                    "timers": {"type": "array", "items": _ref("Timer")},
+                    "completed_elements": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+        ]
+    },
+    "AuditEvent": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "at": DATETIME,
+            "actor": {"type": "string"},
+            "event": {"type": "string"},
+            "instance_id": {"type": ["integer", "null"]},
+            "business_key": NULLABLE_STRING,
+            "task_id": NULLABLE_STRING,
+            "element_id": NULLABLE_STRING,
+            "data_before": {"type": ["object", "null"]},
+            "data_after": {"type": ["object", "null"]},
+            "reason": NULLABLE_STRING,
+            "detail": {"type": ["object", "null"]},
+        },
+    },
+    "Deployment": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "version": {"type": "integer"},
+            "content_hash": {"type": "string"},
+            "process_ids": {"type": "array", "items": {"type": "string"}},
+            "created_at": DATETIME,
+            "created_by": {"type": "string"},
+            "files": {"type": "array", "items": {"type": "string"}},
+            "created": {"type": "boolean", "description": "only in the answer to an upload"},
+        },
+    },
+}
+
+
+def _task_action(summary: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "parameters": [TASK_ID],
+        "responses": {
+            "200": _json(_ref("Task"), "the task after the action"),
+            "400": BAD_JSON,
+            "401": UNAUTHORIZED,
+            "403": FORBIDDEN,
+            "404": NOT_FOUND,
+            "409": CONFLICT,
+            "422": INVALID,
+        },
+    }
+    if body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": body}},
+        }
+    return {"post": operation}
+
+
+PATHS: dict[str, Any] = {
+    "/api/auth/token": {
+        "post": {
+            "summary": "Trade username and password for a bearer token",
+            "security": [],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("TokenRequest")}},
+            },
+            "responses": {
+                "200": _json(_ref("Token"), "a new token"),
+                "400": BAD_JSON,
+                "401": _error("unknown user or wrong password"),
+                "422": INVALID,
+                "429": _error(
+                    "5 failed logins for this username from this address within 15 minutes; "
+                    "see Retry-After"
+                ),
+            },
+        },
+        "delete": {
+            "summary": "Revoke the token of this request",
+            "responses": {"204": {"description": "revoked"}, "401": UNAUTHORIZED},
+        },
+    },
+    "/api/auth/me": {
+        "get": {
+            "summary": "The caller's account and groups",
+            "responses": {"200": _json(_ref("Account"), "the account"), "401": UNAUTHORIZED},
+        }
+    },
+    "/api/tasks": {
+        "get": {
+            "summary": "Tasks of the caller's groups or assigned to the caller",
+            "parameters": [
+                _query("mine", {"type": "boolean"}, "only tasks assigned to the caller"),
+                _query("group", {"type": "string"}, "candidate group; repeat or comma-separate"),
+                _query("overdue", {"type": "boolean"}, "only tasks past their due date"),
+                _query("process", {"type": "string"}, "process id"),
+                _query("instance", {"type": "integer"}, "instance id"),
+                _query("business_key", {"type": "string"}, ""),
+                _query(
+                    "status",
+                    {"enum": ["open", "completed", "cancelled", "all"], "default": "open"},
+                    "",
+                ),
+                LIMIT,
+                OFFSET,
+            ],
+            "responses": {
+                "200": _json(_page("Task"), "one page of tasks"),
+                "401": UNAUTHORIZED,
+                "422": INVALID,
+            },
+        }
+    },
+    "/api/tasks/{task_id}": {
+        "get": {
+            "summary": "A task and the data it sees",
+            "parameters": [TASK_ID],
+            "responses": {
+                "200": _json(_ref("TaskWithData"), "the task"),
+                "401": UNAUTHORIZED,
+                "403": FORBIDDEN,
+                "404": NOT_FOUND,
+            },
+        }
+    },
+    "/api/tasks/{task_id}/claim": _task_action("Claim the task for the caller"),
+    "/api/tasks/{task_id}/unclaim": _task_action("Give the task back to its groups"),
+    "/api/tasks/{task_id}/assign": _task_action(
+        "Hand the task to a colleague in one of its candidate groups",
+        {
+            "type": "object",
+            "required": ["assignee", "reason"],
+            "properties": {"assignee": {"type": "string"}, "reason": {"type": "string"}},
+        },
+    ),
+    "/api/tasks/{task_id}/complete": _task_action(
+        "Complete the task with its form's data",
+        {
+            "type": "object",
+            "required": ["data"],
+            "properties": {"data": {"type": "object", "description": "the form's fields"}},
+        },
+    ),
+    "/api/instances": {
+        "get": {
+            "summary": "Process instances (admins)",
+            "parameters": [
+                _query("process", {"type": "string"}, "process id"),
+                _query("business_key", {"type": "string"}, ""),
+                _query("status", {"type": "string"}, "running, completed, ..."),
+                LIMIT,
+                OFFSET,
+            ],
+            "responses": {
+                "200": _json(_page("InstanceSummary"), "one page of instances"),
+                "401": UNAUTHORIZED,
+                "403": FORBIDDEN,
+                "422": INVALID,
+            },
+        }
+    },
+    "/api/instances/{instance_id}": {
+        "get": {
+            "summary": "One instance (admins, or staff with a task on it)",
+            "parameters": [INSTANCE_ID],
+            "responses": {
+                "200": _json(_ref("Instance"), "the instance"),
+                "401": UNAUTHORIZED,
+                "403": FORBIDDEN,
+                "404": NOT_FOUND,
+            },
+        }
+    },
+    "/api/instances/{instance_id}/history": {
+        "get": {
+            "summary": "The audit trail of one instance, oldest first",
+            "parameters": [INSTANCE_ID],
+            "responses": {
+                "200": _json(_page("AuditEvent"), "the events"),
+                "401": UNAUTHORIZED,
+                "403": FORBIDDEN,
+                "404": NOT_FOUND,
+            },
+        }
+    },
+    "/api/deployments": {
+        "get": {
+            "summary": "Deployed versions, newest first",
+            "responses": {
+                "200": _json(_page("Deployment"), "the deployments"),
+                "401": UNAUTHORIZED,
+            },
+        },
+        "post": {
+            "summary": "Deploy a bundle (designers, admins): .bpmn, .dmn, form .json or a .zip",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "files": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "string",
+                                        "contentMediaType": "application/octet-stream",
+                                    },
+                                }
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "201": _json(_ref("Deployment"), "a new version"),
+                "200": _json(_ref("Deployment"), "identical content: the existing version"),
+                "401": UNAUTHORIZED,
+                "403": FORBIDDEN,
+                "413": _error("the upload is too large"),
+                "422": _error("refused: `problems` lists file, line, element and message"),
+            },
+        },
+    },
+    "/api/deployments/{version}/files/{name}": {
+        "get": {
+            "summary": "Download one file of a deployed version",
+            "parameters": [
+                _path("version", {"type": "integer"}),
+                _path("name", {"type": "string"}),
+            ],
+            "responses": {
+                "200": {
+                    "description": "the file",
+                    "content": {
+                        "application/xml": {},
+                        "application/json": {},
+                        "application/octet-stream": {},
+                    },
+                },
+                "401": UNAUTHORIZED,
+                "404": NOT_FOUND,
+            },
+        }
+    },
+    "/api/incidents": {
+        "get": {
+            "summary": "Timers that failed too often (admins)",
+            "responses": {
+                "200": _json(_page("Timer"), "the incidents"),
+                "401": UNAUTHORIZED,
+                "403": FORBIDDEN,
+            },
+        }
+    },
+    "/api/incidents/{incident_id}/retry": {
+        "post": {
+            "summary": "Fire the timer again (admins)",
+            "parameters": [_path("incident_id", {"type": "integer"})],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {"id": {"type": "integer"}, "status": {"const": "pending"}},
+                    },
+                    "scheduled again",
+                ),
+                "401": UNAUTHORIZED,
+                "403": FORBIDDEN,
+                "404": NOT_FOUND,
+            },
+        }
+    },
+    "/api/openapi.json": {
+        "get": {
+            "summary": "This document",
+            "security": [],
+            "responses": {"200": {"description": "OpenAPI 3.1 document"}},
+        }
+    },
+}
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Complaints staff API",
+        "version": "1",
+        "description": (
+            "Staff JSON API of the complaint-process orchestrator. Errors are "
+            '`{"error": code, "message": text, "fields": {...}}`; datetimes are ISO 8601 with '
+            "offset; task ids are strings, instance ids integers."
+        ),
+    },
+    "servers": [{"url": "/"}],
+    "security": [{"bearer": []}],
+    "paths": PATHS,
+    "components": {
+        "schemas": SCHEMAS,
+        "securitySchemes": {
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "a token from POST /api/auth/token",
+            }
+        },
+    },
+}
+
+
+def document() -> dict[str, Any]:
+    return deepcopy(DOCUMENT)
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(document())
