@@ -119,8 +119,12 @@ def resolve_groups(task: spiff.ReadyTask) -> list[str]:
 
 
 def _due_at(task: spiff.ReadyTask) -> datetime | None:
-    name = task.info.due_variable
-    value = task.data.get(name) if name else None
+    """The `dueDate` property names task data holding an ISO time, or a path into it
+    (`routing_due.routing`)."""
+    path = task.info.due_variable
+    value: object = task.data
+    for key in path.split(".") if path else ():
+        value = value.get(key) if isinstance(value, dict) else None
     if not isinstance(value, str):
         return None
     try:
