@@ -29,6 +29,6 @@ class Settings:
             forms_dir=Path(env.get("COMPLAINTS_FORMS_DIR", ROOT / "forms")),
             secret_key=env.get("COMPLAINTS_SECRET_KEY", ""),
             public_rate_limit=env.get("COMPLAINTS_PUBLIC_RATE_LIMIT", "30/minute"),
-            timer_interval_seconds=float(env.get("COMPLAINTS_TIMER_INTERVAL", "1")),
+            timer_interval_seconds=float(env.get("COMPLAINTS_TIMER_INTERVAL", "0.25")),
             timer_batch=int(env.get("COMPLAINTS_TIMER_BATCH", "200")),
         )

@@ -33,6 +33,7 @@ from .contracts import (
     TimerView,
 )
 from .errors import Conflict, EngineError, Forbidden, InvalidData, NotFound
+from .migration import InstanceMigration
 from .models import AuditEvent, Deployment, DeploymentFile, HumanTask, Instance, Timer
 from .readmodels import audit, sync_read_models, task_view, timer_view
 
@@ -42,7 +43,7 @@ CLAIM_TTL = timedelta(seconds=60)
 MAX_TIMER_ATTEMPTS = 5
 
 
-class Engine:
+class Engine(InstanceMigration):
     """The workflow service. Handlers and the form compiler are injected so the engine runs the
     same under the web app, the timer worker, the CLI and the tests."""
 

@@ -378,6 +378,41 @@ class Instance:
                 yield task
 
 
+_ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+
+
+def spec_gaps(state: dict[str, Any], specs: ProcessSpecs) -> tuple[list[str], list[str]]:
+    """Elements of a stored instance that a spec lacks: (active or waiting ones, all others).
+    Restoring an instance against a spec that lacks any of them would fail, so a migration
+    checks this first."""
+    active: list[str] = []
+    other: list[str] = []
+
+    def check(tasks: dict[str, Any], spec) -> None:
+        for task in tasks.values():
+            name = task["task_spec"]
+            if spec is not None and name in spec.task_specs:
+                continue
+            (active if task["state"] & _ACTIVE else other).append(name)
+
+    check(state.get("tasks", {}), specs.spec)
+    for sub in state.get("subprocesses", {}).values():
+        check(sub.get("tasks", {}), specs.subprocess_specs.get(sub.get("spec")))
+    return sorted(set(active)), sorted(set(other))
+
+
+def active_elements(state: dict[str, Any]) -> list[str]:
+    """Elements a stored instance is at: ready user tasks and waiting events."""
+    names = {
+        task["task_spec"]
+        for tasks in [state.get("tasks", {})]
+        + [sub.get("tasks", {}) for sub in state.get("subprocesses", {}).values()]
+        for task in tasks.values()
+        if task["state"] & _ACTIVE
+    }
+    return sorted(n for n in names if not n.startswith(("Root", "Start", "End")) and "." not in n)
+
+
 def _definitions(definition) -> list:
     if isinstance(definition, MultipleEventDefinition):
         return list(definition.event_definitions)
