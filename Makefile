@@ -18,6 +18,7 @@ run: $(STAMP)
 	mkdir -p var
 	$(BIN)/complaints init-db
 	$(BIN)/complaints deploy processes
+	$(BIN)/complaints demo
 	$(BIN)/complaints serve --host 127.0.0.1 --port 5000
 
 test: $(STAMP)

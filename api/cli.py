@@ -20,7 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per tick is noise
+    for noisy in ("apscheduler", "spiff", "alembic"):  # a line per tick, task state or revision
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     return args.run(args, Settings.from_env())
 
 
@@ -44,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=5000)
     serve.add_argument("--workers", type=int, default=2)
     serve.set_defaults(run=_serve)
+
+    demo = commands.add_parser("demo", help="demo users of every group and sample complaints")
+    demo.set_defaults(run=_demo)
 
     worker = commands.add_parser("worker", help="timer worker only")
     worker.set_defaults(run=_worker)
@@ -128,6 +132,19 @@ def _worker(_args: argparse.Namespace, settings: Settings) -> int:
 
     engine = build_engine(settings)
     run_forever(engine, settings.timer_interval_seconds, settings.timer_batch)
+    return 0
+
+
+def _demo(_args: argparse.Namespace, settings: Settings) -> int:
+    from .demo import create_demo
+
+    engine = build_engine(settings)
+    try:
+        engine.create_schema()
+        for line in create_demo(engine, Accounts(engine.sql)):
+            print(line)
+    finally:
+        engine.close()
     return 0
 
 
