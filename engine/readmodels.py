@@ -161,6 +161,7 @@ def _sync_timers(session: Session, row: Instance, wf: spiff.Instance, now: datet
         )
     for task_id, waiting_timer in waiting.items():
         if task_id in pending:
+            _follow_cycle(session, row, pending[task_id], waiting_timer.due_at, now)
             continue
         session.add(
             Timer(
@@ -182,6 +183,27 @@ def _sync_timers(session: Session, row: Instance, wf: spiff.Instance, now: datet
             element_id=waiting_timer.element_id,
             detail={"due_at": waiting_timer.due_at.isoformat()},
         )
+
+
+def _follow_cycle(
+    session: Session, row: Instance, timer: Timer, due_at: datetime, now: datetime
+) -> None:
+    """A cycle timer keeps its task and moves to its next due time after each firing."""
+    if timer.due_at == due_at:
+        return
+    audit(
+        session,
+        now,
+        "timer",
+        "timer_fired",
+        instance=row,
+        element_id=timer.element_id,
+        detail={"due_at": timer.due_at.isoformat(), "next_due_at": due_at.isoformat()},
+    )
+    timer.due_at = timer.fire_at = due_at
+    timer.attempts = 0
+    timer.claimed_by = None
+    timer.claim_expires_at = None
 
 
 def task_query(

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import db, spiff
+from . import audit_query, db, spiff
 from .bundle import check_bundle, content_hash
 from .clock import Clock, SystemClock
 from .contracts import (
@@ -126,7 +126,30 @@ class Engine(InstanceMigration):
             )
             detail = {"version": version, "hash": digest, "files": sorted(files)}
             audit(session, row.created_at, actor.id, "deployed", detail=detail)
-            return self._deployment_info(session, row, created=True)
+            info = self._deployment_info(session, row, created=True)
+        self.start_periodic_processes()
+        return info
+
+    def start_periodic_processes(self) -> list[InstanceView]:
+        """Start one instance of every deployed process that begins with a timer, unless one
+        is running: it waits for its first due time and then repeats by its own cycle."""
+        with self._transaction() as session:
+            latest: dict[str, int] = {}
+            for deployment_id, process_ids in session.execute(
+                select(Deployment.id, Deployment.process_ids).order_by(Deployment.version)
+            ):
+                latest.update(dict.fromkeys(process_ids, deployment_id))
+            running = set(
+                session.scalars(select(Instance.process_id).where(Instance.status == "running"))
+            )
+            due = [
+                pid
+                for pid, deployment_id in latest.items()
+                if pid not in running
+                and spiff.starts_on_timer(self._process_specs(session, deployment_id)[pid])
+            ]
+        scheduler = Actor.system_actor("scheduler")
+        return [self.start(pid, {}, pid, scheduler) for pid in sorted(due)]
 
     def deployments(self) -> list[DeploymentInfo]:
         with self._transaction() as session:
@@ -578,15 +601,17 @@ class Engine(InstanceMigration):
                     return False
                 if timer.claimed_by != self.worker_id:
                     return False
+                due_before = timer.due_at
                 row = self._instance_row(session, timer.instance_id)
                 wf = self._restore(session, row)
                 wf.advance()
                 self._save(session, row, wf, actor)
                 session.refresh(timer)
-                if timer.status == "pending":  # not yet due for SpiffWorkflow: free it again
+                cycled = timer.status == "pending" and timer.due_at != due_before
+                if timer.status == "pending" and not cycled:  # not due for SpiffWorkflow yet
                     timer.claimed_by = None
                     timer.claim_expires_at = None
-                return timer.status == "fired"
+                return timer.status == "fired" or cycled
         except Exception as err:  # noqa: BLE001 - any failure is recorded and retried
             self._timer_failed(timer_id, err)
             return False
@@ -646,6 +671,73 @@ class Engine(InstanceMigration):
 
     def _lock_rows(self) -> bool:
         return self.sql.dialect.name == "postgresql"
+
+    # ------------------------------------------------------------ audit queries and incidents
+
+    def audit(
+        self,
+        filters: audit_query.AuditFilters | None = None,
+        *,
+        after_id: int | None = None,
+        limit: int = 100,
+        newest_first: bool = False,
+    ) -> list[AuditView]:
+        """One keyset page of the audit trail: rows past `after_id` in reading order."""
+        query = audit_query.page_query(
+            filters or audit_query.AuditFilters(), after_id, limit, newest_first
+        )
+        with self._transaction() as session:
+            return [audit_query.audit_view(row) for row in session.scalars(query)]
+
+    def audit_count(self, filters: audit_query.AuditFilters | None = None) -> int:
+        query = audit_query.count_query(filters or audit_query.AuditFilters())
+        with self._transaction() as session:
+            return int(session.execute(query).one()[0] or 0)
+
+    def audit_stream(
+        self,
+        filters: audit_query.AuditFilters | None = None,
+        batch_size: int = audit_query.STREAM_BATCH,
+    ) -> audit_query.AuditStream:
+        """The matching rows for an export, oldest first, read in batches in one read-only
+        transaction that the stream's end or `close()` ends. Its `count` comes first, from the
+        same snapshot on PostgreSQL (repeatable read) and bounded by id everywhere."""
+        session = self._sessions()
+        if self.sql.dialect.name == "postgresql":
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        return audit_query.AuditStream(session, filters or audit_query.AuditFilters(), batch_size)
+
+    def skip_incident(self, timer_id: int, actor: Actor, reason: str) -> None:
+        """An administrator gives up on a failed timer: it is marked `skipped`, which no worker
+        claims, and the decision is audited with its reason."""
+        if not isinstance(reason, str) or not reason.strip():
+            raise InvalidData("a reason is required", {"reason": ["required"]})
+        with self._transaction() as session:
+            timer = session.get(Timer, timer_id, with_for_update=self._lock_rows())
+            if timer is None or timer.status != "incident":
+                raise NotFound(f"no incident {timer_id}")
+            instance = session.get(Instance, timer.instance_id)
+            timer.status = "skipped"
+            timer.claimed_by = None
+            timer.claim_expires_at = None
+            audit(
+                session,
+                self.clock.now(),
+                actor.id,
+                "incident_skipped",
+                instance=instance,
+                instance_id=timer.instance_id,
+                element_id=timer.element_id,
+                data_before={"status": "incident"},
+                data_after={"status": "skipped"},
+                reason=reason.strip(),
+                detail={
+                    "timer_id": timer.id,
+                    "due_at": timer.due_at.isoformat(),
+                    "attempts": timer.attempts,
+                    "error": timer.last_error,
+                },
+            )
 
 
 def _task_order() -> tuple:

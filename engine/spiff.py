@@ -24,6 +24,7 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
@@ -176,6 +177,16 @@ class ProcessSpecs:
 
     spec: Any
     subprocess_specs: dict[str, Any]
+
+
+def starts_on_timer(specs: ProcessSpecs) -> bool:
+    """A process whose start event is a timer (monthly disclosure, weekly report) is started
+    once by the engine and then runs its cycles itself."""
+    return any(
+        isinstance(task_spec, StartEvent)
+        and isinstance(getattr(task_spec, "event_definition", None), TimerEventDefinition)
+        for task_spec in specs.spec.task_specs.values()
+    )
 
 
 def load_specs(specs_json: str) -> dict[str, ProcessSpecs]:
