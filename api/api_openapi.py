@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
+from . import admin_api
 from .json_api import register_error_handlers
 
 bp = Blueprint("api_openapi", __name__, url_prefix="/api")
@@ -465,6 +466,274 @@ PATHS: dict[str, Any] = {
     },
 }
 
+# ------------------------------------------------------------ public intake and tracking
+# (api/public_intake.py, api/public_tracking.py; Open311 and the public pages are not /api)
+
+REFUSED = _error(
+    "refused: the process does not take this request now; `reason` is a stable code and "
+    "`reason_text` says why in Chinese and English"
+)
+TRACKING_NUMBER = _path("tracking_number", {"type": "string", "examples": ["HB-2026-000001"]})
+PUBLIC_NOT_FOUND = _error("unknown number or wrong access token (the same answer for both)")
+TOO_MANY = _error("over COMPLAINTS_PUBLIC_RATE_LIMIT for this address; see Retry-After")
+BILINGUAL = {
+    "type": "object",
+    "required": ["zh", "en"],
+    "properties": {"zh": {"type": "string"}, "en": {"type": "string"}},
+}
+NULLABLE_TEXT = {"type": ["string", "null"]}
+NULLABLE_FLAG = {"type": ["boolean", "null"]}
+
+SCHEMAS.update(
+    {
+        "ComplaintSubmission": {
+            "type": "object",
+            "required": ["channel", "category", "description", "location"],
+            "additionalProperties": False,
+            "properties": {
+                "channel": {
+                    "enum": [
+                        "web",
+                        "hotline",
+                        "letter",
+                        "visit",
+                        "email",
+                        "wechat",
+                        "weibo",
+                        "mailbox",
+                        "platform",
+                    ],
+                    "description": "`web` is public; every other channel needs a staff token",
+                },
+                "category": {
+                    "enum": [
+                        "air",
+                        "water",
+                        "noise",
+                        "soil",
+                        "solid_waste",
+                        "radiation",
+                        "ecology",
+                        "other",
+                    ]
+                },
+                "title": {"type": ["string", "null"], "maxLength": 300},
+                "description": {"type": "string", "maxLength": 4000},
+                "location": {
+                    "type": "object",
+                    "required": ["region_code"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "region_code": {
+                            "type": "string",
+                            "pattern": "^[0-9]{6}$",
+                            "description": "GB/T 2260 administrative division code",
+                        },
+                        "address": {"type": ["string", "null"], "maxLength": 500},
+                        "lat": {"type": ["number", "null"], "minimum": -90, "maximum": 90},
+                        "lon": {"type": ["number", "null"], "minimum": -180, "maximum": 180},
+                    },
+                },
+                "respondent": {"type": ["string", "null"], "maxLength": 300},
+                "requested_outcome": {"type": ["string", "null"], "maxLength": 2000},
+                "urgent": NULLABLE_FLAG,
+                "addressed_to_leader": NULLABLE_FLAG,
+                "complainant": {
+                    "type": ["object", "null"],
+                    "additionalProperties": False,
+                    "description": (
+                        "kept apart from the complaint and never shown on the public side; "
+                        "null means anonymous; not anonymous needs a name and a phone, e-mail "
+                        "or postal address"
+                    ),
+                    "properties": {
+                        "anonymous": {"type": "boolean", "default": False},
+                        "name": {"type": ["string", "null"], "maxLength": 100},
+                        "phone": {"type": ["string", "null"], "maxLength": 30},
+                        "email": {"type": ["string", "null"], "maxLength": 254},
+                        "address": {"type": ["string", "null"], "maxLength": 500},
+                    },
+                },
+                "written_reply": NULLABLE_FLAG,
+                "reward_interest": NULLABLE_FLAG,
+            },
+        },
+        "ComplaintReceipt": {
+            "type": "object",
+            "required": ["tracking_number", "access_token", "status"],
+            "properties": {
+                "tracking_number": {"type": "string"},
+                "access_token": {
+                    "type": "string",
+                    "description": "shown this once; only its hash is stored",
+                },
+                "status": {"type": "string"},
+                "status_text": BILINGUAL,
+            },
+        },
+        "PublicComplaint": {
+            "type": "object",
+            "description": "what the complainant sees: never identity, staff names or notes",
+            "properties": {
+                "tracking_number": {"type": "string"},
+                "status": {
+                    "enum": [
+                        "registered",
+                        "routed",
+                        "transferred",
+                        "diverted",
+                        "accepted",
+                        "investigating",
+                        "extended",
+                        "replied",
+                        "in_review",
+                        "forwarded",
+                        "merged",
+                        "final",
+                        "closed",
+                    ]
+                },
+                "status_text": BILINGUAL,
+                "category": {"type": "string"},
+                "category_text": BILINGUAL,
+                "channel": {"type": "string"},
+                "channel_text": BILINGUAL,
+                "title": NULLABLE_TEXT,
+                "description": {"type": "string"},
+                "submitted_at": DATETIME,
+                "updated_at": DATETIME,
+                "deadline_at": {**NULLABLE_DATETIME, "description": "the current deadline"},
+                "agency": {"anyOf": [BILINGUAL, {"type": "null"}]},
+                "satisfaction": NULLABLE_TEXT,
+                "timeline": {
+                    "type": "array",
+                    "description": "notices to the complainant, oldest first",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "at": DATETIME,
+                            "kind": {"type": "string"},
+                            "title": {"type": "string"},
+                            "text": {"type": "string", "description": "the full notice"},
+                        },
+                    },
+                },
+                "actions": {
+                    "type": "object",
+                    "description": "requests the process takes now, and until when",
+                    "additionalProperties": {
+                        "type": "object",
+                        "properties": {
+                            "open": {"type": "boolean"},
+                            "until": NULLABLE_DATETIME,
+                        },
+                    },
+                },
+            },
+        },
+        "ReviewRequest": {
+            "type": "object",
+            "required": ["reason"],
+            "additionalProperties": False,
+            "properties": {"reason": {"type": "string", "maxLength": 2000}},
+        },
+        "Evaluation": {
+            "type": "object",
+            "required": ["satisfaction"],
+            "additionalProperties": False,
+            "properties": {
+                "satisfaction": {"enum": ["satisfied", "basically_satisfied", "dissatisfied"]},
+                "comment": {"type": ["string", "null"], "maxLength": 2000},
+            },
+        },
+    }
+)
+
+
+def _public_request(summary: str, body: str) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": summary,
+            "security": [{"access_token": []}, {"bearer": []}],
+            "parameters": [TRACKING_NUMBER],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref(body)}},
+            },
+            "responses": {
+                "200": _json(_ref("PublicComplaint"), "taken; the complaint as it is now"),
+                "400": BAD_JSON,
+                "401": UNAUTHORIZED,
+                "404": PUBLIC_NOT_FOUND,
+                "409": REFUSED,
+                "422": INVALID,
+                "429": TOO_MANY,
+            },
+        }
+    }
+
+
+PATHS.update(
+    {
+        "/api/complaints": {
+            "post": {
+                "summary": "Submit a complaint (public for channel web, staff for the others)",
+                "security": [{}, {"bearer": []}],
+                "parameters": [
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string", "maxLength": 200},
+                        "description": (
+                            "the same key, body and client register once: the answer repeats "
+                            "the tracking number with a new access token (the old one stops "
+                            "working) and the header Idempotent-Replayed: true"
+                        ),
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("ComplaintSubmission")}},
+                },
+                "responses": {
+                    "201": _json(_ref("ComplaintReceipt"), "registered, process started"),
+                    "400": BAD_JSON,
+                    "401": _error("a channel other than web without a valid staff token"),
+                    "409": _error("the same submission is still being registered; retry"),
+                    "413": _error("the body is larger than 64 KiB"),
+                    "422": INVALID,
+                    "429": TOO_MANY,
+                    "503": _error("the process could not start; nothing was kept"),
+                },
+            }
+        },
+        "/api/complaints/{tracking_number}": {
+            "get": {
+                "summary": "A complaint as its complainant sees it (X-Access-Token, or staff)",
+                "security": [{"access_token": []}, {"bearer": []}],
+                "parameters": [TRACKING_NUMBER],
+                "responses": {
+                    "200": _json(_ref("PublicComplaint"), "status, timeline and deadline"),
+                    "401": UNAUTHORIZED,
+                    "404": PUBLIC_NOT_FOUND,
+                    "429": TOO_MANY,
+                },
+            }
+        },
+        "/api/complaints/{tracking_number}/review-request": _public_request(
+            "Request review of the written opinion (message review_requested)", "ReviewRequest"
+        ),
+        "/api/complaints/{tracking_number}/re-review-request": _public_request(
+            "Request re-review of the review opinion (message re_review_requested)",
+            "ReviewRequest",
+        ),
+        "/api/complaints/{tracking_number}/evaluation": _public_request(
+            "Evaluate the handling (message evaluation_submitted)", "Evaluation"
+        ),
+    }
+)
+
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
@@ -486,7 +755,13 @@ DOCUMENT: dict[str, Any] = {
                 "type": "http",
                 "scheme": "bearer",
                 "description": "a token from POST /api/auth/token",
-            }
+            },
+            "access_token": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "X-Access-Token",
+                "description": "the access token a submission answered with",
+            },
         },
     },
 }
@@ -499,3 +774,27 @@ def document() -> dict[str, Any]:
 @bp.get("/openapi.json")
 def openapi():
     return jsonify(document())
+
+
+PATHS.update(admin_api.OPENAPI_PATHS)
+PATHS.update(
+    {
+        "/api/migrations/plan": {
+            "get": {
+                "summary": "Dry run: which running instances of a process can move to a version",
+                "parameters": [
+                    _query("process", {"type": "string"}, "process id"),
+                    _query("from", {"type": "integer"}, "deployment version they run on"),
+                    _query("to", {"type": "integer"}, "target deployment version"),
+                ],
+                "responses": {"200": {"description": "one check per running instance"}},
+            }
+        },
+        "/api/migrations": {
+            "post": {
+                "summary": "Move the movable instances (or the listed ones); each move is audited",
+                "responses": {"200": {"description": "the instances moved"}},
+            }
+        },
+    }
+)

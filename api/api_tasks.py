@@ -3,7 +3,11 @@ assign and complete. Visibility and permissions are the engine's (groups of the 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, jsonify, request
+
+from engine import TaskView
 
 from .auth import authenticate, current_actor
 from .json_api import (
@@ -27,10 +31,13 @@ bp.before_request(authenticate)
 
 STATUSES = ("open", "completed", "cancelled", "all")
 MAX_LIMIT = 200
+# Query parameters that filter on the task attributes of the same name (Settings.task_attributes).
+ATTRIBUTE_FILTERS = ("region", "channel", "category")
 
 
 @bp.get("")
 def list_tasks():
+    """One page by due date; `total=true` adds the count over all pages (a second query)."""
     limit = arg_int("limit", 50, 1, MAX_LIMIT)
     offset = arg_int("offset", 0, 0)
     status = arg_str("status") or "open"
@@ -38,34 +45,70 @@ def list_tasks():
         invalid("status", f"one of {', '.join(STATUSES)}")
     groups = [g.strip() for raw in request.args.getlist("group") for g in raw.split(",")]
     groups = [g for g in groups if g]
+    attributes = {name: value for name in ATTRIBUTE_FILTERS if (value := arg_str(name))}
+    engine = the_engine()
+    filters = {
+        "actor": current_actor(),
+        "mine": arg_bool("mine"),
+        "groups": groups or None,
+        "status": None if status == "all" else status,
+        "process_id": arg_str("process"),
+        "business_key": arg_str("business_key"),
+        "instance_id": arg_int("instance", None, 1),
+        "overdue": arg_bool("overdue"),
+        "element_id": arg_str("element"),
+        "attributes": attributes or None,
+        "due_before": arg_time("due_before"),
+        "due_after": arg_time("due_after"),
+        "q": arg_str("q"),
+    }
+    want_total = arg_bool("total")
     # One more than asked tells whether another page exists without a count query.
-    found = the_engine().tasks(
-        actor=current_actor(),
-        mine=arg_bool("mine"),
-        groups=groups or None,
-        status=None if status == "all" else status,
-        process_id=arg_str("process"),
-        business_key=arg_str("business_key"),
-        instance_id=arg_int("instance", None, 1),
-        overdue=arg_bool("overdue"),
-        limit=limit + 1,
-        offset=offset,
-    )
+    found = engine.tasks(**filters, limit=limit + 1, offset=offset)
     page = found[:limit]
-    return jsonify(
-        items=[task_json(t) for t in page],
-        count=len(page),
-        limit=limit,
-        offset=offset,
-        has_more=len(found) > limit,
-    )
+    body = {
+        "items": [task_body(t, engine.clock.now()) for t in page],
+        "count": len(page),
+        "limit": limit,
+        "offset": offset,
+        "has_more": len(found) > limit,
+    }
+    if want_total:
+        # A last page (not beyond the end) already tells the total.
+        last_page = len(found) <= limit and (found or offset == 0)
+        body["total"] = offset + len(found) if last_page else engine.count_tasks(**filters)
+    return jsonify(body)
+
+
+def task_body(task: TaskView, now: datetime) -> dict:
+    """A task as the list and the task page show it: with its attributes (title, region...) and
+    whether it is overdue now."""
+    return {
+        **task_json(task),
+        "attributes": dict(task.attributes),
+        "overdue": task.status == "open" and task.due_at is not None and task.due_at < now,
+    }
+
+
+def arg_time(name: str) -> datetime | None:
+    """An ISO 8601 date-time with offset (`2026-03-04T09:00:00+08:00`, `...Z`)."""
+    raw = arg_str(name, max_length=40)
+    if raw is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        invalid(name, "an ISO 8601 date-time with offset, e.g. 2026-03-04T09:00:00+08:00")
+    if moment.tzinfo is None:
+        invalid(name, "needs an offset, e.g. 2026-03-04T09:00:00+08:00 or ...Z")
+    return moment
 
 
 @bp.get("/<task_id>")
 def get_task(task_id: str):
     engine, actor = the_engine(), current_actor()
     task = engine.task(task_id, actor)
-    body = task_json(task)
+    body = task_body(task, engine.clock.now())
     body["data"] = jsonable(engine.task_data(task_id, actor))
     return jsonify(body)
 

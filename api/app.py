@@ -7,7 +7,22 @@ from werkzeug.exceptions import HTTPException
 
 from engine import Engine, EngineError
 
-from . import api_deployments, api_incidents, api_instances, api_openapi, api_tasks, auth
+from . import (
+    admin_blueprints,
+    api_deployments,
+    api_incidents,
+    api_instances,
+    api_migrations,
+    api_openapi,
+    api_tasks,
+    auth,
+    public_intake,
+    public_open311,
+    public_tracking,
+    public_web,
+    web,
+    web_tasks,
+)
 from .composition import build_engine
 from .errors import engine_error_response
 from .settings import Settings
@@ -22,15 +37,24 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.extensions["complaints.engine"] = engine = engine or build_engine(settings)
     # Accounts live in the engine's database (migration 0003) and tell time by its clock.
     app.extensions["complaints.accounts"] = Accounts(engine.sql, now=engine.clock.now)
+    web.configure(app)  # session cookie, secret key fallback, languages of the staff pages
     for blueprint in (
         auth.bp,
         api_tasks.bp,
         api_instances.bp,
+        api_migrations.bp,
         api_deployments.bp,
         api_incidents.bp,
         api_openapi.bp,
+        web.bp,
+        web_tasks.bp,
+        public_intake.bp,
+        public_tracking.bp,
+        public_open311.bp,
+        public_web.bp,
     ):
         app.register_blueprint(blueprint)
+    admin_blueprints.register(app)
 
     @app.get("/api/health")
     def health():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +14,7 @@ from engine import Actor, BundleInvalid
 from engine.bundle import check_bundle
 
 from .composition import build_engine, bundle_files, compile_form, handler_table
-from .settings import Settings
+from .settings import ROOT, Settings
 from .users import AccountError, Accounts, generate_password
 
 
@@ -108,7 +110,10 @@ def _report(err: BundleInvalid) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    """gunicorn for the web workers and one timer worker process beside them."""
+    """gunicorn for the web workers and one timer worker process beside them. Every web worker
+    must sign sessions with the same key: without COMPLAINTS_SECRET_KEY one is kept in var/."""
+    if not settings.secret_key:
+        os.environ["COMPLAINTS_SECRET_KEY"] = _stored_secret(ROOT / "var" / "secret_key")
     worker = subprocess.Popen([sys.executable, "-m", "api.cli", "worker"])
     try:
         command = [
@@ -125,6 +130,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         worker.terminate()
         worker.wait(timeout=10)
+
+
+def _stored_secret(path: Path) -> str:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_hex(32))
+    return path.read_text().strip()
 
 
 def _worker(_args: argparse.Namespace, settings: Settings) -> int:

@@ -44,7 +44,14 @@ def build_engine(
     clock: Clock | None = None,
 ) -> Engine:
     table = handler_table(handler_overrides)
-    return Engine(settings.database_url, handlers=table, compile_form=compile_form, clock=clock)
+    return Engine(
+        settings.database_url,
+        handlers=table,
+        compile_form=compile_form,
+        clock=clock,
+        task_attributes=settings.task_attributes,
+        task_search=settings.task_search,
+    )
 
 
 def bundle_files(*directories: Path) -> dict[str, bytes]:

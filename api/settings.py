@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# What the task list shows and filters by, copied from the task data onto each task when it becomes
+# ready: attribute name -> dotted path into the complaint's data (POST /api/complaints fields).
+TASK_ATTRIBUTES = {
+    "title": "title",
+    "channel": "channel",
+    "category": "category",
+    "region": "location.region_code",
+    "respondent": "respondent",
+}
+# The attributes free-text search (`q`) reads besides the tracking number.
+TASK_SEARCH = ("title", "respondent")
 
 
 @dataclass(frozen=True)
@@ -18,12 +32,22 @@ class Settings:
     public_rate_limit: str
     timer_interval_seconds: float
     timer_batch: int
+    # Open311 API keys (COMPLAINTS_OPEN311_KEYS, comma-separated); none means POST is refused.
+    open311_keys: frozenset[str] = field(default=frozenset(), repr=False)
+    # Changing these applies to tasks that become ready afterwards; existing rows keep theirs.
+    task_attributes: Mapping[str, str] = field(default_factory=lambda: dict(TASK_ATTRIBUTES))
+    task_search: tuple[str, ...] = TASK_SEARCH
+
+    @property
+    def public_rate(self) -> RateLimit | None:
+        """COMPLAINTS_PUBLIC_RATE_LIMIT parsed; None when switched off ("0")."""
+        return parse_rate_limit(self.public_rate_limit)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         default_db = f"sqlite:///{ROOT / 'var' / 'complaints.db'}"
-        return cls(
+        settings = cls(
             database_url=env.get("COMPLAINTS_DATABASE_URL", default_db),
             processes_dir=Path(env.get("COMPLAINTS_PROCESSES_DIR", ROOT / "processes")),
             forms_dir=Path(env.get("COMPLAINTS_FORMS_DIR", ROOT / "forms")),
@@ -31,4 +55,38 @@ class Settings:
             public_rate_limit=env.get("COMPLAINTS_PUBLIC_RATE_LIMIT", "30/minute"),
             timer_interval_seconds=float(env.get("COMPLAINTS_TIMER_INTERVAL", "0.25")),
             timer_batch=int(env.get("COMPLAINTS_TIMER_BATCH", "200")),
+            open311_keys=parse_keys(env.get("COMPLAINTS_OPEN311_KEYS", "")),
         )
+        parse_rate_limit(settings.public_rate_limit)  # a typo fails at start, not per request
+        return settings
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most `hits` requests per client address in each window of `seconds`."""
+
+    hits: int
+    seconds: int
+
+
+_RATE = re.compile(r"\s*(\d+)\s*/\s*(\d*)\s*(second|minute|hour|day)s?\s*", re.IGNORECASE)
+_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def parse_rate_limit(text: str) -> RateLimit | None:
+    """`30/minute`, `100/hour`, `5/10 seconds`; `0` (or nothing) switches the limit off."""
+    if text.strip() in ("", "0"):
+        return None
+    match = _RATE.fullmatch(text)
+    if match is None or int(match.group(1)) < 1:
+        raise ValueError(
+            f"COMPLAINTS_PUBLIC_RATE_LIMIT: expected e.g. 30/minute, 100/hour or 0, got {text!r}"
+        )
+    count, unit = int(match.group(2) or 1), _UNIT_SECONDS[match.group(3).lower()]
+    if count < 1:
+        raise ValueError(f"COMPLAINTS_PUBLIC_RATE_LIMIT: the window must be positive: {text!r}")
+    return RateLimit(hits=int(match.group(1)), seconds=count * unit)
+
+
+def parse_keys(text: str) -> frozenset[str]:
+    return frozenset(key.strip() for key in text.split(",") if key.strip())

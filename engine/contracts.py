@@ -86,6 +86,8 @@ class TaskView:
     due_at: datetime | None
     completed_at: datetime | None
     completed_by: str | None
+    # The configured task attributes copied from task data when the task became ready.
+    attributes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -104,8 +104,14 @@ class HumanTask(Base):
 
     __tablename__ = "human_tasks"
     __table_args__ = (
-        Index("ix_human_tasks_status_due", "status", "due_at"),
-        Index("ix_human_tasks_assignee_status", "assignee", "status"),
+        # The list's order, due date first and tasks without one last (ASC NULLS LAST, which
+        # PostgreSQL's ascending index gives and SQLite walks in two passes), with `id` and the
+        # search text so that due-date ranges, counts and free text are read from the index
+        # alone (migration 0008).
+        Index("ix_human_tasks_status_due", "status", "due_at", "created_at", "id", "search_text"),
+        # Also in list order, so a clerk's own tasks merge into the group's range in order.
+        Index("ix_human_tasks_assignee_status", "assignee", "status", "due_at", "created_at", "id"),
+        Index("ix_human_tasks_business_key", "business_key"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -122,15 +128,62 @@ class HumanTask(Base):
     due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     completed_by: Mapped[str | None] = mapped_column(String(200))
+    # Values copied from the task data when the task became ready (the engine's configured
+    # `task_attributes`), for showing in lists; filters use `HumanTaskAttribute` rows.
+    attributes: Mapped[dict[str, str] | None] = mapped_column(JsonType)
+    # Business key and the searchable attribute values, case-folded, one per line: free-text
+    # search is one LIKE over one column (trigram-indexed on PostgreSQL, migration 0008).
+    search_text: Mapped[str | None] = mapped_column(String(400))
 
 
 class HumanTaskGroup(Base):
-    """One row per candidate group so "my groups' tasks" is an indexed join, not a JSON scan."""
+    """One row per candidate group so "my groups' tasks" is an indexed join, not a JSON scan.
+
+    It is also the task list's index: a clerk's list is a range of (group, status) read in due
+    order, with the list's filters on copied columns of the same index, so neither the page nor
+    its count reads the task rows they pass over (migration 0008)."""
 
     __tablename__ = "human_task_groups"
+    __table_args__ = (
+        Index(
+            "ix_human_task_groups_list",
+            "group",
+            "status",
+            "due_at",
+            "created_at",
+            "task_id",
+            "element_id",
+            "process_id",
+            "search_text",
+        ),
+    )
 
     task_id: Mapped[str] = mapped_column(ForeignKey("human_tasks.id"), primary_key=True)
-    group: Mapped[str] = mapped_column(String(200), primary_key=True, index=True)
+    group: Mapped[str] = mapped_column(String(200), primary_key=True)
+    # Copies of the task's columns. `status` follows the task by a trigger on human_tasks; the
+    # others never change after the task is created.
+    status: Mapped[str] = mapped_column(String(20), default="open", server_default="open")
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    element_id: Mapped[str | None] = mapped_column(String(200))
+    process_id: Mapped[str | None] = mapped_column(String(200))
+    search_text: Mapped[str | None] = mapped_column(String(400))
+
+
+class HumanTaskAttribute(Base):
+    """One row per copied attribute value, so filters by region, channel and the like are
+    indexed look-ups of (name, value, status) giving task ids."""
+
+    __tablename__ = "human_task_attributes"
+    __table_args__ = (
+        Index("ix_human_task_attributes_name_value", "name", "value", "status", "task_id"),
+    )
+
+    task_id: Mapped[str] = mapped_column(ForeignKey("human_tasks.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(String(300))
+    # The task's status, kept equal by a trigger on human_tasks (migration 0008).
+    status: Mapped[str] = mapped_column(String(20), default="open", server_default="open")
 
 
 class Timer(Base):

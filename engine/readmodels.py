@@ -4,18 +4,78 @@ trail. Lists are then answered from these rows alone."""
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import CompoundSelect, Select, exists, func, or_, select, union_all
+from sqlalchemy.orm import Session, aliased
 
 from . import spiff
 from .contracts import Actor, TaskView, TimerView
 from .errors import WorkflowFailed
-from .models import AuditEvent, HumanTask, HumanTaskGroup, Instance, Timer
+from .models import AuditEvent, HumanTask, HumanTaskAttribute, HumanTaskGroup, Instance, Timer
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+MAX_ATTRIBUTE_LENGTH = 300  # the column's width; longer values are cut for list and filter
+# Cut so an index entry of human_task_groups stays under PostgreSQL's btree limit (2,704 bytes).
+MAX_SEARCH_LENGTH = 400
+
+
+@dataclass(frozen=True)
+class TaskAttributes:
+    """Which task-data values a new task row copies: attribute name -> dotted path into the data
+    (`location.region_code`). `searchable` names join the business key in free-text search."""
+
+    paths: Mapping[str, str]
+    searchable: frozenset[str] = frozenset()
+
+    SESSION_KEY = "engine.task_attributes"  # where the engine leaves it in `Session.info`
+
+    def __post_init__(self) -> None:
+        unknown = self.searchable - set(self.paths)
+        if unknown:
+            raise ValueError(f"searchable task attributes not configured: {sorted(unknown)}")
+
+    @classmethod
+    def of(
+        cls, paths: Mapping[str, str] | None, searchable: Collection[str] = ()
+    ) -> TaskAttributes:
+        return cls(dict(paths or {}), frozenset(searchable))
+
+    def values(self, data: Mapping[str, Any]) -> dict[str, str]:
+        """Scalars are copied as text; missing, None, blank and nested values are skipped."""
+        found: dict[str, str] = {}
+        for name, path in self.paths.items():
+            value: object = data
+            for key in path.split("."):
+                value = value.get(key) if isinstance(value, Mapping) else None
+            text = _as_text(value)
+            if text:
+                found[name] = text[:MAX_ATTRIBUTE_LENGTH]
+        return found
+
+    def search_text(self, business_key: str | None, values: Mapping[str, str]) -> str | None:
+        parts = [business_key or ""] + [values[n] for n in sorted(self.searchable) if n in values]
+        text = "\n".join(p for p in parts if p)
+        return search_key(text)[:MAX_SEARCH_LENGTH] or None
+
+
+def _as_text(value: object) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value if value.strip() else None
+    if isinstance(value, int | float):
+        return str(value)
+    return None
+
+
+def search_key(text: str) -> str:
+    """Both sides of the free-text search are folded the same way, in Python, so the database
+    compares plain text (SQLite's LIKE folds ASCII only)."""
+    return text.casefold()
 
 
 def audit(
@@ -78,9 +138,11 @@ def _sync_tasks(
             task_row.status = "cancelled"
             task_row.completed_at = now
             audit(session, now, actor.id, "task_cancelled", task=task_row)
+    config: TaskAttributes = session.info.get(TaskAttributes.SESSION_KEY) or NO_ATTRIBUTES
     for task_id, task in ready.items():
         if task_id in known:
             continue
+        values = config.values(task.data)
         task_row = HumanTask(
             id=task_id,
             instance_id=row.id,
@@ -94,12 +156,31 @@ def _sync_tasks(
             status="open",
             created_at=now,
             due_at=_due_at(task),
+            attributes=values,
+            search_text=config.search_text(row.business_key, values),
         )
         session.add(task_row)
         session.add_all(
-            HumanTaskGroup(task_id=task_id, group=g) for g in set(task_row.candidate_groups)
+            HumanTaskGroup(
+                task_id=task_id,
+                group=g,
+                status=task_row.status,
+                due_at=task_row.due_at,
+                created_at=task_row.created_at,
+                element_id=task_row.element_id,
+                process_id=task_row.process_id,
+                search_text=task_row.search_text,
+            )
+            for g in set(task_row.candidate_groups)
+        )
+        session.add_all(
+            HumanTaskAttribute(task_id=task_id, name=name, value=value, status="open")
+            for name, value in values.items()
         )
         audit(session, now, actor.id, "task_ready", task=task_row)
+
+
+NO_ATTRIBUTES = TaskAttributes({})
 
 
 def resolve_groups(task: spiff.ReadyTask) -> list[str]:
@@ -206,42 +287,139 @@ def _follow_cycle(
     timer.claim_expires_at = None
 
 
-def task_query(
-    *,
-    actor: Actor | None,
-    mine: bool,
-    groups: list[str] | None,
-    status: str | None,
-    process_id: str | None,
-    business_key: str | None,
-    instance_id: int | None,
-    overdue_at: datetime | None,
-) -> Select:
-    query = select(HumanTask)
-    if status:
-        query = query.where(HumanTask.status == status)
-    if process_id:
-        query = query.where(HumanTask.process_id == process_id)
-    if business_key:
-        query = query.where(HumanTask.business_key == business_key)
-    if instance_id is not None:
-        query = query.where(HumanTask.instance_id == instance_id)
-    if overdue_at is not None:
-        query = query.where(HumanTask.due_at < overdue_at)
-    if mine and actor is not None:
+@dataclass(frozen=True)
+class TaskFilter:
+    """What `Engine.tasks` and `Engine.count_tasks` select. Without an actor (or for admins and
+    system actors) every task qualifies; otherwise the actor's groups (narrowed by `groups`) and
+    tasks assigned to the actor."""
+
+    actor: Actor | None = None
+    mine: bool = False
+    groups: list[str] | None = None
+    status: str | None = "open"
+    process_id: str | None = None
+    business_key: str | None = None
+    instance_id: int | None = None
+    overdue_at: datetime | None = None
+    element_id: str | None = None
+    attributes: Mapping[str, str] | None = None
+    due_before: datetime | None = None
+    due_after: datetime | None = None
+    q: str | None = None
+
+    def visible_groups(self) -> set[str] | None:
+        """The groups whose tasks qualify; None when any task does."""
+        actor = self.actor
+        if actor is not None and not (actor.admin or actor.system):
+            return set(self.groups) & actor.groups if self.groups else set(actor.groups)
+        return set(self.groups) if self.groups else None
+
+    def by_group(self) -> bool:
+        """Read the list from the group index (the usual clerk's list), or else from the tasks
+        table: with no group to narrow by, or a filter only the tasks table indexes (assignee,
+        business key, instance), which is always narrower than a group."""
+        selective = self.mine or self.business_key or self.instance_id is not None
+        return self.visible_groups() is not None and not selective
+
+
+def task_page(where: TaskFilter, limit: int, offset: int) -> Select:
+    """One page of task rows in list order: due date, tasks without one last, then creation.
+
+    From the group index, the page's task ids come from index entries alone: the group's range
+    in due order merged with the actor's assigned tasks (also in due order, by their index), so
+    both databases stop after the page; only the page's rows are then read."""
+    order = _order(HumanTask, HumanTask.id)
+    if not where.by_group():
+        return _by_task(where).order_by(*order).limit(limit).offset(offset)
+    candidates = _by_group(where)
+    columns = candidates.selected_columns
+    page = (
+        candidates.order_by(*_order(columns, columns.task_id)).limit(limit).offset(offset)
+    ).subquery()
+    return select(HumanTask).where(HumanTask.id.in_(select(page.c.task_id))).order_by(*order)
+
+
+def task_count(where: TaskFilter) -> Select:
+    """How many tasks `task_page` would give over all its pages; for a group's list from index
+    entries alone."""
+    if not where.by_group():
+        return _by_task(where).with_only_columns(func.count(), maintain_column_froms=True)
+    return select(func.count()).select_from(_by_group(where).subquery())
+
+
+def _order(columns: Any, task_id: Any) -> tuple:
+    return (columns.due_at.asc().nulls_last(), columns.created_at.asc(), task_id.asc())
+
+
+def _by_group(where: TaskFilter) -> CompoundSelect | Select:
+    """(task_id, due_at, created_at) of the qualifying tasks in the group index, and of those
+    assigned to the actor that none of the groups has (so UNION ALL adds no duplicate)."""
+    groups = sorted(where.visible_groups() or ())
+    g = HumanTaskGroup
+    found = select(g.task_id, g.due_at, g.created_at).where(g.group.in_(groups))
+    found = _narrow(found, g, g.task_id, where)
+    if len(groups) > 1:
+        found = found.distinct()  # a task may be listed under two of the groups
+    actor = where.actor
+    if actor is None or actor.admin or actor.system:
+        return found
+    assigned = aliased(HumanTask)
+    elsewhere = ~exists().where(g.task_id == assigned.id, g.group.in_(groups))
+    mine = select(assigned.id.label("task_id"), assigned.due_at, assigned.created_at).where(
+        assigned.assignee == actor.id, elsewhere
+    )
+    return union_all(found, _narrow(mine, assigned, assigned.id, where))
+
+
+def _by_task(where: TaskFilter) -> Select:
+    query = _narrow(select(HumanTask), HumanTask, HumanTask.id, where)
+    if where.business_key:
+        query = query.where(HumanTask.business_key == where.business_key)
+    if where.instance_id is not None:
+        query = query.where(HumanTask.instance_id == where.instance_id)
+    actor = where.actor
+    if where.mine and actor is not None:
         query = query.where(HumanTask.assignee == actor.id)
-    wanted = set(groups or [])
-    if actor is not None and not (actor.admin or actor.system):
-        wanted = wanted & actor.groups if groups else set(actor.groups)
+    groups = where.visible_groups()
+    if groups is not None:
         in_groups = HumanTask.id.in_(
-            select(HumanTaskGroup.task_id).where(HumanTaskGroup.group.in_(wanted))
+            select(HumanTaskGroup.task_id).where(HumanTaskGroup.group.in_(sorted(groups)))
         )
-        query = query.where(or_(in_groups, HumanTask.assignee == actor.id))
-    elif groups:
-        query = query.where(
-            HumanTask.id.in_(select(HumanTaskGroup.task_id).where(HumanTaskGroup.group.in_(wanted)))
-        )
+        if actor is not None and not (actor.admin or actor.system):
+            in_groups = or_(in_groups, HumanTask.assignee == actor.id)
+        query = query.where(in_groups)
     return query
+
+
+def _narrow(query: Select, table: Any, task_id: Any, where: TaskFilter) -> Select:
+    """The filters every source shares, on columns of the same names in both tables."""
+    if where.status:
+        query = query.where(table.status == where.status)
+    if where.process_id:
+        query = query.where(table.process_id == where.process_id)
+    if where.element_id:
+        query = query.where(table.element_id == where.element_id)
+    if where.overdue_at is not None:
+        query = query.where(table.due_at < where.overdue_at)
+    if where.due_before is not None:
+        query = query.where(table.due_at < where.due_before)
+    if where.due_after is not None:
+        query = query.where(table.due_at >= where.due_after)
+    for name, value in sorted((where.attributes or {}).items()):
+        having = select(HumanTaskAttribute.task_id).where(
+            HumanTaskAttribute.name == name, HumanTaskAttribute.value == value
+        )
+        if where.status:
+            having = having.where(HumanTaskAttribute.status == where.status)
+        query = query.where(task_id.in_(having))
+    if where.q and where.q.strip():
+        pattern = "%" + _escape_like(search_key(where.q.strip())) + "%"
+        query = query.where(table.search_text.like(pattern, escape="\\"))
+    return query
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def task_view(row: HumanTask) -> TaskView:
@@ -260,6 +438,7 @@ def task_view(row: HumanTask) -> TaskView:
         due_at=row.due_at,
         completed_at=row.completed_at,
         completed_by=row.completed_by,
+        attributes=dict(row.attributes or {}),
     )
 
 

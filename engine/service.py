@@ -57,9 +57,21 @@ class Engine(InstanceMigration):
         worker_id: str | None = None,
         claim_ttl: timedelta = CLAIM_TTL,
         max_timer_attempts: int = MAX_TIMER_ATTEMPTS,
+        task_attributes: Mapping[str, str] | None = None,
+        task_search: tuple[str, ...] = (),
     ) -> None:
+        """`task_attributes` (name -> dotted path into task data) are copied onto each new task
+        for lists and filters; `task_search` names those that free-text search also reads."""
+        from .readmodels import TaskAttributes
+
         self.sql = db.connect(database) if isinstance(database, str) else database
-        self._sessions = sessionmaker(self.sql, expire_on_commit=False)
+        self.task_attributes = TaskAttributes.of(task_attributes, task_search)
+        # The read-model sync finds the attribute configuration on its session.
+        self._sessions = sessionmaker(
+            self.sql,
+            expire_on_commit=False,
+            info={TaskAttributes.SESSION_KEY: self.task_attributes},
+        )
         self.handlers: dict[str, Handler] = dict(handlers or {})
         self._compile_form = compile_form
         self.clock = clock or SystemClock()
@@ -387,13 +399,20 @@ class Engine(InstanceMigration):
         business_key: str | None = None,
         instance_id: int | None = None,
         overdue: bool = False,
+        element_id: str | None = None,
+        attributes: Mapping[str, str] | None = None,
+        due_before: datetime | None = None,
+        due_after: datetime | None = None,
+        q: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> list[TaskView]:
-        """Served from the read model alone, never by loading workflows."""
-        from .readmodels import task_query
+        """Served from the read model alone, never by loading workflows, by due date (tasks
+        without one last). `attributes` are exact matches on the configured task attributes;
+        `q` is a case-insensitive substring of the business key or a searchable attribute."""
+        from .readmodels import TaskFilter, task_page
 
-        query = task_query(
+        where = TaskFilter(
             actor=actor,
             mine=mine,
             groups=groups,
@@ -402,10 +421,52 @@ class Engine(InstanceMigration):
             business_key=business_key,
             instance_id=instance_id,
             overdue_at=self.clock.now() if overdue else None,
+            element_id=element_id,
+            attributes=attributes,
+            due_before=due_before,
+            due_after=due_after,
+            q=q,
         )
         with self._transaction() as session:
-            rows = session.scalars(query.order_by(*_task_order()).limit(limit).offset(offset))
-            return [task_view(r) for r in rows]
+            return [task_view(r) for r in session.scalars(task_page(where, limit, offset))]
+
+    def count_tasks(
+        self,
+        *,
+        actor: Actor | None = None,
+        mine: bool = False,
+        groups: list[str] | None = None,
+        status: str | None = "open",
+        process_id: str | None = None,
+        business_key: str | None = None,
+        instance_id: int | None = None,
+        overdue: bool = False,
+        element_id: str | None = None,
+        attributes: Mapping[str, str] | None = None,
+        due_before: datetime | None = None,
+        due_after: datetime | None = None,
+        q: str | None = None,
+    ) -> int:
+        """How many tasks `tasks` lists with the same filters over all its pages."""
+        from .readmodels import TaskFilter, task_count
+
+        where = TaskFilter(
+            actor=actor,
+            mine=mine,
+            groups=groups,
+            status=status,
+            process_id=process_id,
+            business_key=business_key,
+            instance_id=instance_id,
+            overdue_at=self.clock.now() if overdue else None,
+            element_id=element_id,
+            attributes=attributes,
+            due_before=due_before,
+            due_after=due_after,
+            q=q,
+        )
+        with self._transaction() as session:
+            return session.scalar(task_count(where))
 
     def task(self, task_id: str, actor: Actor | None = None) -> TaskView:
         with self._transaction() as session:

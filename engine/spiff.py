@@ -24,6 +24,7 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
@@ -358,6 +359,20 @@ class Instance:
             return dict(self.workflow.data)
         last = self.workflow.last_task
         return dict(last.data) if last is not None else {}
+
+    def cancel_boundary_timer(self, task_id: str) -> None:
+        """Withdraw a waiting boundary timer (a reminder, an escalation) so it never fires; the
+        activity it is attached to goes on. Other timers lie on the process's only path, so
+        cancelling them would strand the instance: refused."""
+        task = self.workflow.get_task_from_id(UUID(task_id))
+        if task is None or task.state != TaskState.WAITING:
+            raise WorkflowFailed(f"timer task {task_id} is not waiting")
+        if not isinstance(task.task_spec, BoundaryEvent):
+            raise WorkflowFailed(
+                f"'{task.task_spec.bpmn_id}' is on the process's path, not attached to an "
+                "activity; skipping it would stop the instance: retry it instead"
+            )
+        task.cancel()
 
     def task_data(self, task_id: str) -> dict[str, Any]:
         task = self.workflow.get_task_from_id(UUID(task_id))

@@ -22,6 +22,10 @@ DOCUMENTED_BLUEPRINTS = {
     "api_deployments",
     "api_incidents",
     "api_openapi",
+    "admin_api",
+    "public_intake",
+    "public_tracking",
+    "api_migrations",
 }
 
 

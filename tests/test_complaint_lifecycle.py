@@ -573,3 +573,19 @@ def test_routing_is_reminded_on_day_ten_and_supervised_on_day_fifteen(new_case: 
     [supervision] = staff_notices(case, "supervision")
     assert "15日" in supervision.text
     assert case.open_elements() == ["triage"]
+
+
+def test_review_may_be_requested_while_a_supported_decision_is_still_being_carried_out(
+    new_case: NewCase,
+) -> None:
+    case = petition(new_case)
+    issue_opinion(case, "supported")
+    request(case, "review_requested")  # the 30-day window runs from the opinion, not execution
+    assert sorted(case.open_elements()) == ["execute_decision", "review"]
+    case.complete(
+        "review", REVIEWER, review_outcome="upheld", review_opinion="维持", review_basis="条例"
+    )
+    case.advance(days=31)
+    assert not case.reached("mark_final")  # final only once the decision is carried out
+    case.complete("execute_decision", OFFICE, execution_note="已落实")
+    assert case.reached("mark_final")

@@ -1,0 +1,336 @@
+"""Administrators' pages under `/admin`: instances with their diagram and timeline, the audit
+trail with filters and CSV, and incidents to retry or skip.
+
+Sign-in is the staff web UI's session (`/login` keeps the token under `staff_token`). Until a
+browser has that session, `?token=<bearer token>` on any admin page signs it in (the token moves
+into the session and leaves the address bar) and an `Authorization: Bearer` header is accepted
+as well. Forms of a session carry its CSRF token."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from werkzeug.exceptions import HTTPException
+
+from engine import AuditView, EngineError, InvalidData
+from engine.audit_query import AuditFilters
+
+from .admin_api import diagram_json
+from .admin_assets import STYLES, VIEWER, viewer_installed
+from .admin_audit import csv_response, filter_args, filters_from_args
+from .admin_diagram import instance_diagram
+from .admin_present import display_zone, local_time, timeline_entry
+from .errors import STATUS
+from .json_api import ApiError, the_accounts, the_engine
+from .users import Account
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("admin_web", __name__, url_prefix="/admin")
+
+SESSION_TOKEN = "staff_token"  # the key api/web.py keeps the signed-in token under
+CSRF_KEY = "csrf"  # shared with api/web.py: one token per session
+CSRF_FIELD = "csrf_token"
+PAGE = 100
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+KNOWN_EVENTS = (
+    "deployed",
+    "instance_started",
+    "instance_completed",
+    "start_failed",
+    "task_ready",
+    "task_claimed",
+    "task_unclaimed",
+    "task_assigned",
+    "task_completed",
+    "task_cancelled",
+    "task_failed",
+    "message_received",
+    "message_failed",
+    "timer_scheduled",
+    "timer_fired",
+    "timer_cancelled",
+    "timer_failed",
+    "incident_opened",
+    "incident_retried",
+    "incident_skipped",
+)
+
+
+def configure(app: Flask) -> None:
+    """Sessions need a key; without `COMPLAINTS_SECRET_KEY` (api/web.py does the same) one is
+    made per process, so sign-ins last as long as the process."""
+    if not app.config.get("SECRET_KEY"):
+        log.warning("COMPLAINTS_SECRET_KEY is not set: admin sessions use a random per-process key")
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+
+
+# ------------------------------------------------------------ sign-in, CSRF, headers
+
+
+def _bearer() -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+@bp.before_request
+def require_admin():
+    accounts = the_accounts()
+    account: Account | None = None
+    token = session.get(SESSION_TOKEN)
+    if isinstance(token, str) and token:
+        account = accounts.authenticate(token)
+        if account is None:
+            session.pop(SESSION_TOKEN, None)
+    g.admin_via = "session"
+    if account is None and (bearer := _bearer()):
+        account, g.admin_via = accounts.authenticate(bearer), "bearer"
+    query_token = request.args.get("token")
+    if account is None and query_token:
+        account = accounts.authenticate(query_token)
+        if account is not None and request.method == "GET":
+            session[SESSION_TOKEN] = query_token
+            kept = [(k, v) for k, v in request.args.items(multi=True) if k != "token"]
+            return redirect(request.path + (f"?{urlencode(kept)}" if kept else ""))
+    if account is None:
+        if "web.login" in current_app.view_functions and request.method == "GET":
+            return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+        return error_page(401, "Sign in as an administrator first.", signed_in=False)
+    if not account.is_admin:
+        return error_page(403, "These pages are for administrators.")
+    g.account = account
+    if request.method not in ("GET", "HEAD", "OPTIONS") and g.admin_via == "session":
+        sent = request.form.get(CSRF_FIELD) or request.headers.get("X-CSRF-Token") or ""
+        expected = session.get(CSRF_KEY) or ""
+        if not (expected and sent and hmac.compare_digest(sent.encode(), expected.encode())):
+            return error_page(400, "The form has expired or was not sent from this site.")
+    return None
+
+
+def csrf_token() -> str:
+    token = session.get(CSRF_KEY)
+    if not token:
+        token = session[CSRF_KEY] = secrets.token_urlsafe(32)
+    return token
+
+
+@bp.after_request
+def security_headers(response):
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+@bp.context_processor
+def page_helpers() -> dict[str, Any]:
+    return {
+        "admin_account": g.get("account"),
+        "csrf_token": csrf_token,
+        "csrf_field": CSRF_FIELD,
+        "local_time": local_time,
+        "has_logout": "web.logout" in current_app.view_functions,
+    }
+
+
+# ------------------------------------------------------------ error pages
+
+TITLES = {
+    400: "Bad request",
+    401: "Sign in",
+    403: "Not allowed",
+    404: "Not found",
+    409: "Changed meanwhile",
+    422: "Not accepted",
+}
+
+
+def error_page(status: int, message: str, signed_in: bool = True):
+    headers = {} if signed_in else {"WWW-Authenticate": 'Bearer realm="complaints"'}
+    title = TITLES.get(status, "Something went wrong")
+    body = render_template(
+        "admin/error.html", status=status, title=title, message=message, signed_in=signed_in
+    )
+    return body, status, headers
+
+
+@bp.errorhandler(HTTPException)
+def http_error(err: HTTPException):
+    return error_page(err.code or 500, err.description or "")
+
+
+@bp.errorhandler(EngineError)
+def engine_error(err: EngineError):
+    status = next((code for kind, code in STATUS.items() if isinstance(err, kind)), 400)
+    return error_page(status, err.message)
+
+
+@bp.errorhandler(ApiError)
+def api_error(err: ApiError):
+    return error_page(err.status, err.message)
+
+
+# ------------------------------------------------------------ pages
+
+
+@bp.get("/")
+def home():
+    return redirect(url_for("admin_web.instances"))
+
+
+@bp.get("/instances")
+def instances():
+    offset = _int_arg("offset", 0)
+    wanted = {k: (request.args.get(k) or "").strip() or None for k in ("process", "business_key")}
+    status = (request.args.get("status") or "").strip() or None
+    found = the_engine().instances(
+        process_id=wanted["process"],
+        business_key=wanted["business_key"],
+        status=status,
+        limit=PAGE + 1,
+        offset=offset,
+    )
+    return render_template(
+        "admin/instances.html",
+        rows=found[:PAGE],
+        has_more=len(found) > PAGE,
+        offset=offset,
+        page=PAGE,
+        args={**{k: v for k, v in wanted.items() if v}, **({"status": status} if status else {})},
+    )
+
+
+@bp.get("/instances/<int:instance_id>")
+def instance(instance_id: int):
+    engine = the_engine()
+    found = instance_diagram(engine, instance_id)
+    names = found.model.names
+    timeline = [timeline_entry(e, names) for e in engine.history(instance_id)]
+    diagram = diagram_json(found)
+    for shown, waiting in zip(diagram["waiting"], found.state["waiting"], strict=True):
+        shown["due_label"] = local_time(waiting["due_at"])
+    page_data = {"diagram": diagram, "events": timeline, "names": names}
+    return render_template(
+        "admin/instance.html",
+        view=found.view,
+        diagram=diagram,
+        names=names,
+        timeline=timeline,
+        page_data=page_data,
+        viewer_ready=viewer_installed(),
+        viewer_script=VIEWER,
+        viewer_styles=STYLES,
+    )
+
+
+@bp.get("/audit")
+def audit():
+    engine = the_engine()
+    after = _int_arg("after", None)
+    error = None
+    try:
+        filters = filters_from_args(request.args, zone=display_zone())
+    except ApiError as err:
+        filters, error = None, err.message
+    rows, has_more = [], False
+    if filters is not None:
+        found = engine.audit(filters, after_id=after, limit=PAGE + 1, newest_first=True)
+        rows, has_more = found[:PAGE], len(found) > PAGE
+    kept = filter_args(request.args)
+    body = render_template(
+        "admin/audit.html",
+        rows=[_audit_row(e) for e in rows],
+        has_more=has_more,
+        next_after=rows[-1].id if has_more else None,
+        args=kept,
+        form=request.args,
+        events=KNOWN_EVENTS,
+        error=error,
+        total=engine.audit_count(filters) if filters is not None else None,
+    )
+    return body, 422 if error else 200
+
+
+@bp.get("/audit.csv")
+def audit_csv():
+    engine = the_engine()
+    filters = filters_from_args(request.args, zone=display_zone())
+    bom = (request.args.get("bom") or "").lower() in ("1", "true", "yes", "on")
+    return csv_response(engine.audit_stream(filters), engine.clock.now(), bom=bom)
+
+
+@bp.get("/incidents")
+def incidents():
+    return _incidents_page()
+
+
+def _incidents_page(error: str | None = None, status: int = 200, failed_id: int | None = None):
+    engine = the_engine()
+    handled = engine.audit(
+        AuditFilters(events=("incident_opened", "incident_retried", "incident_skipped")),
+        limit=20,
+        newest_first=True,
+    )
+    body = render_template(
+        "admin/incidents.html",
+        incidents=engine.incidents(),
+        handled=[_audit_row(e) for e in handled],
+        error=error,
+        failed_id=failed_id,
+    )
+    return body, status
+
+
+@bp.post("/incidents/<int:timer_id>/retry")
+def retry_incident(timer_id: int):
+    the_engine().retry_incident(timer_id, g.account.actor())
+    flash(f"Incident {timer_id}: the timer fires again at the next worker round.")
+    return redirect(url_for("admin_web.incidents"), code=303)
+
+
+@bp.post("/incidents/<int:timer_id>/skip")
+def skip_incident(timer_id: int):
+    reason = (request.form.get("reason") or "").strip()[:2000]
+    try:
+        the_engine().skip_incident(timer_id, g.account.actor(), reason)
+    except InvalidData:
+        return _incidents_page("Skipping needs a reason.", 422, timer_id)
+    flash(f"Incident {timer_id} skipped: the timer will not fire.")
+    return redirect(url_for("admin_web.incidents"), code=303)
+
+
+def _audit_row(event: AuditView) -> dict[str, Any]:
+    row = timeline_entry(event, {})
+    row.update(instance_id=event.instance_id, business_key=event.business_key)
+    return row
+
+
+def _int_arg(name: str, default: int | None) -> int | None:
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise ApiError(422, "invalid_data", f"{name}: must be a whole number")
+    return int(raw)

@@ -1,0 +1,82 @@
+"""The Chinese catalog of the staff pages is complete: every text the pages and their Python code
+mark for translation has a Chinese entry with the same placeholders, and no entry is left over."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from babel.messages.extract import extract, extract_python
+from babel.messages.pofile import read_po
+from flask import Flask
+from jinja2.ext import babel_extract
+
+from api import i18n
+
+API = Path(__file__).resolve().parents[1] / "api"
+KEYWORDS = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None}
+PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+def used_messages() -> set[str]:
+    found: set[str] = set()
+    sources = [API / "i18n.py", *sorted(API.glob("web*.py"))]
+    for path in sources:
+        with path.open("rb") as source:
+            found.update(m for _, m, _, _ in extract(extract_python, source, keywords=KEYWORDS))
+    for path in sorted((API / "templates" / "staff").glob("*.html")):
+        with path.open("rb") as source:
+            options = {"extensions": "jinja2.ext.i18n"}
+            found.update(
+                m for _, m, _, _ in extract(babel_extract, source, KEYWORDS, options=options)
+            )
+    return found
+
+
+def zh_catalog():
+    with (i18n.TRANSLATIONS / "zh" / "LC_MESSAGES" / "messages.po").open("rb") as source:
+        return read_po(source, locale="zh")
+
+
+def test_every_text_of_the_staff_pages_has_a_chinese_translation() -> None:
+    catalog = zh_catalog()
+    used = used_messages()
+    assert len(used) > 100
+    missing = sorted(m for m in used if not catalog.get(m) or not catalog.get(m).string)
+    assert missing == []
+    fuzzy = sorted(m.id for m in catalog if m.id and m.fuzzy)
+    assert fuzzy == []
+
+
+def test_the_chinese_catalog_has_no_left_over_entries() -> None:
+    used = used_messages()
+    assert sorted(m.id for m in zh_catalog() if m.id and m.id not in used) == []
+
+
+def test_translations_keep_their_placeholders() -> None:
+    for message in zh_catalog():
+        if message.id:
+            assert sorted(PLACEHOLDER.findall(message.id)) == sorted(
+                PLACEHOLDER.findall(message.string)
+            ), message.id
+
+
+def test_form_messages_of_the_forms_package_are_all_read_in_chinese() -> None:
+    """forms/README.md lists the English messages; the pages show each in Chinese."""
+    readme = (API.parent / "forms" / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Messages", 1)[1].split("## API", 1)[0]
+    listed = re.findall(r"`([A-Z][^`]*\.)`", section)
+    assert len(listed) > 25
+    samples = {"{min}": "2", "{max}": "9", "{choices}": "high, low"}
+    app = Flask(__name__)
+    i18n.init_app(app)
+    with app.test_request_context("/?lang=zh"):
+        for message in listed:
+            for name, value in samples.items():
+                message = message.replace(name, value)
+            shown = i18n.form_message(message)
+            assert re.search(r"[\u4e00-\u9fff]", shown), (message, shown)
+            assert "{" not in shown and "%(" not in shown
+    with app.test_request_context("/?lang=en"):
+        assert i18n.form_message("Longer than maximum length 200.") == "At most 200 characters."
+        assert i18n.form_message("Something new.") == "Something new."
