@@ -215,10 +215,13 @@ def _due_at(task: spiff.ReadyTask) -> datetime | None:
 
 
 def _sync_timers(session: Session, row: Instance, wf: spiff.Instance, now: datetime) -> None:
+    # An incident stays the admins' until retried or skipped, but it ends with its task.
     pending = {
         t.task_id: t
         for t in session.scalars(
-            select(Timer).where(Timer.instance_id == row.id, Timer.status == "pending")
+            select(Timer).where(
+                Timer.instance_id == row.id, Timer.status.in_(("pending", "incident"))
+            )
         )
     }
     waiting = {t.task_id: t for t in wf.waiting_timers()}
@@ -242,7 +245,8 @@ def _sync_timers(session: Session, row: Instance, wf: spiff.Instance, now: datet
         )
     for task_id, waiting_timer in waiting.items():
         if task_id in pending:
-            _follow_cycle(session, row, pending[task_id], waiting_timer.due_at, now)
+            if pending[task_id].status == "pending":
+                _follow_cycle(session, row, pending[task_id], waiting_timer.due_at, now)
             continue
         session.add(
             Timer(

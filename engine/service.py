@@ -778,6 +778,9 @@ class Engine(InstanceMigration):
             if timer is None or timer.status != "incident":
                 raise NotFound(f"no incident {timer_id}")
             instance = session.get(Instance, timer.instance_id)
+            wf = self._restore(session, instance)
+            wf.cancel_boundary_timer(timer.task_id)  # refused for timers on the only path
+            self._save(session, instance, wf, actor)
             timer.status = "skipped"
             timer.claimed_by = None
             timer.claim_expires_at = None

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from api import admin_assets
-from engine import Engine
+from engine import Engine, WorkflowFailed
 from engine.audit_query import AuditFilters
+from engine.models import Timer
 from tests.conftest import ADMIN, INTAKE
 from tests.test_admin_support import (
     Browser,
@@ -351,14 +352,6 @@ def test_a_skipped_timer_is_never_claimed_again(broken: Api, clock) -> None:
     assert trail.count("incident_opened") == 1 and "timer_fired" not in trail
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "open: SpiffWorkflow still holds the skipped timer's event as waiting and fires it in "
-        "refresh_timers whenever the instance advances (here: the review timeout). Needs a "
-        "spiff.Instance method cancelling a waiting event, called by Engine.skip_incident."
-    ),
-)
 def test_a_skipped_timer_does_not_fire_when_another_timer_of_its_instance_does(
     broken: Api, clock
 ) -> None:
@@ -368,6 +361,18 @@ def test_a_skipped_timer_does_not_fire_when_another_timer_of_its_instance_does(
     broken.engine.fire_due_timers()
     assert broken.engine.incidents() == []
     assert broken.engine.instance(instance.id).status == "completed"
+
+
+def test_a_timer_on_the_process_path_cannot_be_skipped(broken: Api, clock) -> None:
+    instance = broken.start("C-9")
+    task = broken.engine.tasks(instance_id=instance.id)[0]
+    broken.engine.complete_task(task.id, {"severity": "low"}, INTAKE)
+    [timer] = [t for t in broken.engine.instance(instance.id).timers if t.status == "pending"]
+    with broken.engine._transaction() as session:  # make the reply window an incident
+        row = session.get(Timer, timer.id)
+        row.status = "incident"
+    with pytest.raises(WorkflowFailed, match="retry it instead"):
+        broken.engine.skip_incident(timer.id, ADMIN, "not needed")
 
 
 def test_every_admin_api_route_has_its_openapi_entry(api: Api) -> None:
