@@ -29,10 +29,16 @@ run: $(STAMP) $(NODE_STAMP)
 	$(BIN)/complaints demo
 	$(BIN)/complaints serve --host 127.0.0.1 --port 5000
 
+PG_SERVER ?= postgresql+psycopg://postgres@127.0.0.1:5432
+
 test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q
+	@if $(BIN)/python -c "import sqlalchemy as s; s.create_engine('$(PG_SERVER)/postgres').connect()" 2>/dev/null; \
+	then echo "--- the suite again on PostgreSQL"; \
+	  COMPLAINTS_TEST_DATABASE_URL=$(PG_SERVER) $(BIN)/pytest -q -p no:cacheprovider; \
+	else echo "PostgreSQL does not answer at $(PG_SERVER): suite ran on SQLite only"; fi
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -464,6 +464,9 @@ def _dump(workflow: BpmnWorkflow) -> dict[str, Any]:
 
 def _restore(state: dict[str, Any], specs: ProcessSpecs) -> BpmnWorkflow:
     dct = json.loads(json.dumps(state))  # restoring consumes the dict; keep the caller's intact
+    dct["tasks"] = _parents_first(dct["tasks"])
+    for subprocess in dct["subprocesses"].values():
+        subprocess["tasks"] = _parents_first(subprocess["tasks"])
     registry = _SERIALIZER.registry
     converter = _WORKFLOW_CONVERTER
     workflow = BpmnWorkflow(specs.spec, specs.subprocess_specs, deserializing=True)
@@ -473,3 +476,17 @@ def _restore(state: dict[str, Any], specs: ProcessSpecs) -> BpmnWorkflow:
     converter.subprocesses_from_dict(dct["subprocesses"], workflow)
     workflow.bpmn_events = registry.restore(dct.pop("bpmn_events", []))
     return workflow
+
+
+def _parents_first(tasks: dict[str, Any]) -> dict[str, Any]:
+    """The task mapping with every parent before its children. SpiffWorkflow 3.2 stores a
+    task's data as a delta from its parent's and restores the mapping in order, silently
+    dropping the data of a task met before its parent; PostgreSQL's jsonb keeps object keys in
+    an order of its own."""
+    ordered: dict[str, Any] = {}
+    pending = [key for key, task in reversed(tasks.items()) if task["parent"] not in tasks]
+    while pending:
+        key = pending.pop()
+        ordered[key] = tasks[key]
+        pending.extend(c for c in reversed(tasks[key]["children"]) if c in tasks)
+    return ordered | tasks  # tasks out of the tree (none in practice) keep their place after

@@ -79,9 +79,54 @@ def new_engine(url: str, calls: Calls, clock: TravelClock, **kwargs) -> Engine:
     return engine
 
 
+SUITE_SERVER = os.environ.get("COMPLAINTS_TEST_DATABASE_URL")
+"""When set (a server URL such as postgresql+psycopg://postgres@127.0.0.1:5432), the whole suite
+runs on that server: every test gets a database of its own, dropped afterwards."""
+
+
+@pytest.fixture(scope="session")
+def suite_template() -> Iterator[str | None]:
+    """On PostgreSQL, one migrated database that every test's database is copied from: copying
+    is far cheaper than running the migrations per test."""
+    if not SUITE_SERVER:
+        yield None
+        return
+    from engine import db
+
+    name = f"complaints_template_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(f"{SUITE_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    migrated = db.connect(f"{SUITE_SERVER}/{name}")
+    db.upgrade(migrated)
+    migrated.dispose()
+    yield name
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'engine.db'}"
+def sqlite_url(tmp_path: Path, suite_template: str | None) -> Iterator[str]:
+    """The database of a test: a SQLite file by default, or a private PostgreSQL database."""
+    if not SUITE_SERVER:
+        yield f"sqlite:///{tmp_path / 'engine.db'}"
+        return
+    yield from _private_database(SUITE_SERVER, template=suite_template)
+
+
+def _private_database(server: str, template: str | None = None) -> Iterator[str]:
+    name = f"complaints_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    copy = f' TEMPLATE "{template}"' if template else ""
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"{copy}'))
+    try:
+        yield f"{server}/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture
@@ -107,11 +152,4 @@ def pg_server() -> str:
 @pytest.fixture
 def pg_url(pg_server: str) -> Iterator[str]:
     """A database of its own per test, dropped afterwards, so runs never collide."""
-    name = f"complaints_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(f"{pg_server}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield f"{pg_server}/{name}"
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    yield from _private_database(pg_server)

@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select, update
 
 from engine import Conflict, Engine, Forbidden, InvalidData, NotFound
+from engine.models import Instance
 from tests.conftest import ENFORCEMENT, INTAKE, Calls
 
 START_DATA = {"review_limit": "P2D", "review_due": "2026-03-04T01:00:00+00:00"}
@@ -39,6 +41,22 @@ def test_started_instance_waits_for_review_by_intake_with_due_date(engine: Engin
     assert {t.element_id for t in instance.timers} == {"review_timeout", "review_reminder"}
     assert engine.tasks(actor=ENFORCEMENT) == []
     assert [t.id for t in engine.tasks(actor=INTAKE)] == [task.id]
+
+
+def test_the_data_survives_a_store_that_reorders_the_saved_tasks(engine: Engine) -> None:
+    """PostgreSQL's jsonb returns object keys in an order of its own; SpiffWorkflow needs each
+    task after its parent to rebuild the task's data."""
+    instance = start(engine)
+    with engine.sql.begin() as connection:
+        state = connection.execute(
+            select(Instance.state).where(Instance.id == instance.id)
+        ).scalar_one()
+        state["tasks"] = dict(reversed(state["tasks"].items()))
+        connection.execute(update(Instance).where(Instance.id == instance.id).values(state=state))
+    task = only_open_task(engine, instance.id)
+    engine.complete_task(task.id, {"severity": "low"}, INTAKE)
+    data = engine.instance(instance.id).data
+    assert (data["review_limit"], data["severity"], data["route"]) == ("P2D", "low", "reply")
 
 
 def test_reply_received_before_the_window_ends_completes_the_instance(
