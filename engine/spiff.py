@@ -6,9 +6,10 @@ engine acts on. Everything here works around a known trap of SpiffWorkflow 3.2 (
 from __future__ import annotations
 
 import json
+from calendar import monthrange
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -22,7 +23,11 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnviron
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    LOCALTZ,
+    CycleTimerEventDefinition,
+    TimerEventDefinition,
+)
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
@@ -278,7 +283,25 @@ class Instance:
 
     def _advance(self) -> None:
         self.workflow.refresh_timers()
+        # before do_engine_steps refreshes the timers again, lest a cycle fire on Spiff's date
+        self._keep_cycles_to_calendar()
         self.workflow.do_engine_steps()
+        self._keep_cycles_to_calendar()
+
+    def _keep_cycles_to_calendar(self) -> None:
+        """SpiffWorkflow 3.2 moves a cycle timer on by a fixed number of seconds (for P1M, the
+        days of the start month), so a monthly timer drifts: 1 Dec, 1 Jan, 1 Feb, 4 Mar. Put every
+        waiting cycle whose period has years or months back on its calendar date; the occurrences
+        passed are the ones Spiff has counted down in event_value['cycles']."""
+        for task in self._waiting_catchers():
+            definition = task.task_spec.event_definition
+            value = task._get_internal_data("event_value")
+            if not isinstance(definition, CycleTimerEventDefinition) or not isinstance(value, dict):
+                continue
+            expression = task.workflow.script_engine.evaluate(task, definition.expression)
+            due = calendar_cycle_due(expression, value["cycles"])
+            if due is not None:
+                value["next"] = due.astimezone(UTC).isoformat()
 
     def complete(self, task_id: str, data: Mapping[str, Any]) -> None:
         task = self.workflow.get_task_from_id(UUID(task_id))
@@ -437,6 +460,31 @@ def active_elements(state: dict[str, Any]) -> list[str]:
         if task["state"] & _ACTIVE
     }
     return sorted(n for n in names if not n.startswith(("Root", "Start", "End")) and "." not in n)
+
+
+def calendar_cycle_due(expression: str, cycles_left: int) -> datetime | None:
+    """The next due time of an ISO cycle "R[n]/start/period" once n - cycles_left occurrences
+    have passed: start plus that many periods, with years and months counted on the calendar in
+    the start's own UTC offset and the day clamped to the month's length (31 Jan + P1M = 28 Feb,
+    + P2M = 31 Mar). None for cycles without an explicit start or without years or months in
+    their period: SpiffWorkflow's fixed seconds are right for those."""
+    parts = expression.upper().replace("--", "/").strip("R").split("/")  # as SpiffWorkflow does
+    if len(parts) != 3 or parts[1].startswith("P"):
+        return None
+    period = TimerEventDefinition.parse_iso_duration(parts[2])
+    months = period.pop("years", 0) * 12 + period.pop("months", 0)
+    if not months or not isinstance(months, int):  # none, or fractional: left to SpiffWorkflow
+        return None
+    try:
+        start = datetime.fromisoformat(parts[1])
+    except ValueError:  # an ISO week date SpiffWorkflow reads itself
+        return None
+    start = start if start.tzinfo else start.replace(tzinfo=LOCALTZ)
+    passed = (int(parts[0]) if parts[0] else -1) - cycles_left
+    year, month = divmod(start.month - 1 + passed * months, 12)
+    year, month = start.year + year, month + 1
+    day = min(start.day, monthrange(year, month)[1])
+    return start.replace(year=year, month=month, day=day) + passed * timedelta(**period)
 
 
 def _definitions(definition) -> list:
