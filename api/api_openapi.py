@@ -798,3 +798,55 @@ PATHS.update(
         },
     }
 )
+
+STATS_FILTERS = [
+    _query("from", {"type": "string", "format": "date"}, "first Beijing day received"),
+    _query("to", {"type": "string", "format": "date"}, "last Beijing day received"),
+    _query("region", {"type": "string"}, "region code or its prefix"),
+    _query("category", {"type": "string"}, "pollution category code"),
+    _query("channel", {"type": "string"}, "intake channel code"),
+]
+STATS_GROUPS_ONLY = _error("statistics need the petition office, a leader or an admin")
+PATHS.update(
+    {
+        "/api/stats": {
+            "get": {
+                "summary": "Figures of the complaints received in a window (definitions inside)",
+                "parameters": STATS_FILTERS,
+                "responses": {
+                    "200": {"description": "counts, rates, days to close, monthly series"},
+                    "401": UNAUTHORIZED,
+                    "403": STATS_GROUPS_ONLY,
+                    "422": INVALID,
+                },
+            }
+        },
+        "/api/stats.csv": {
+            "get": {
+                "summary": "The same figures as CSV (UTF-8 with BOM)",
+                "parameters": STATS_FILTERS,
+                "responses": {
+                    "200": {"description": "text/csv"},
+                    "401": UNAUTHORIZED,
+                    "403": STATS_GROUPS_ONLY,
+                    "422": INVALID,
+                },
+            }
+        },
+        "/api/stats/spot-check": {
+            "get": {
+                "summary": "A reproducible sample of the complaints closed in a month",
+                "parameters": [
+                    _query("period", {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}, ""),
+                    _query("size", {"type": "integer", "minimum": 1, "maximum": 200}, ""),
+                ],
+                "responses": {
+                    "200": {"description": "the sampled complaints"},
+                    "401": UNAUTHORIZED,
+                    "403": STATS_GROUPS_ONLY,
+                    "422": INVALID,
+                },
+            }
+        },
+    }
+)

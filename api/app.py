@@ -20,6 +20,8 @@ from . import (
     public_open311,
     public_tracking,
     public_web,
+    stats_api,
+    stats_web,
     web,
     web_tasks,
 )
@@ -52,6 +54,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         public_tracking.bp,
         public_open311.bp,
         public_web.bp,
+        stats_api.bp,
+        stats_web.bp,
     ):
         app.register_blueprint(blueprint)
     admin_blueprints.register(app)

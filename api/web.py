@@ -28,6 +28,7 @@ from engine import Conflict, EngineError, Forbidden, InvalidData, NotFound
 
 from . import i18n
 from .json_api import the_accounts
+from .stats_api import may_read_statistics
 from .users import MAX_PASSWORD, Account, LoginRefused, LoginThrottled
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,16 @@ def setup_staff_blueprint(bp: Blueprint, *, login_required: bool) -> None:
     bp.after_request(security_headers)
     bp.register_error_handler(HTTPException, http_error_page)
     bp.register_error_handler(EngineError, engine_error_page)
-    bp.context_processor(lambda: {"staff_account": g.get("account")})
+    bp.context_processor(staff_context)
+
+
+def staff_context() -> dict[str, object]:
+    """What the staff pages' header needs: the account, and whether it may open the figures."""
+    account = g.get("account")
+    return {
+        "staff_account": account,
+        "reads_statistics": account is not None and may_read_statistics(account),
+    }
 
 
 def csrf_token() -> str:

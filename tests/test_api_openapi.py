@@ -26,6 +26,7 @@ DOCUMENTED_BLUEPRINTS = {
     "public_intake",
     "public_tracking",
     "api_migrations",
+    "stats_api",
 }
 
 
