@@ -34,7 +34,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from sqlalchemy import create_engine, event, text
 
-from api import create_app, stats_api, stats_web
+from api import create_app
 from api.composition import compile_form, handler_table
 from api.settings import Settings
 from api.users import Accounts
@@ -261,9 +261,6 @@ class FixedClock:
 def stats_client(url: str):
     engine = Engine(url, handlers=handler_table(), compile_form=compile_form, clock=FixedClock())
     app = create_app(Settings.from_env({"COMPLAINTS_DATABASE_URL": url}), engine=engine)
-    for blueprint in (stats_api.bp, stats_web.bp):
-        if blueprint.name not in app.blueprints:
-            app.register_blueprint(blueprint)
     accounts = Accounts(
         engine.sql,
         now=engine.clock.now,
