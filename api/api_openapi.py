@@ -139,6 +139,11 @@ SCHEMAS: dict[str, Any] = {
             "due_at": NULLABLE_DATETIME,
             "completed_at": NULLABLE_DATETIME,
             "completed_by": NULLABLE_STRING,
+            "owner": {
+                "type": ["string", "null"],
+                "description": "who delegated the task and completes it once resolved",
+            },
+            "delegation": {"enum": [None, "pending", "resolved"]},
         },
     },
     "TaskWithData": {
@@ -146,6 +151,17 @@ SCHEMAS: dict[str, Any] = {
             _ref("Task"),
             {"type": "object", "properties": {"data": {"type": "object"}}},
         ]
+    },
+    "Complainant": {
+        "type": "object",
+        "required": ["anonymous", "name", "phone", "email", "address"],
+        "properties": {
+            "anonymous": {"type": "boolean"},
+            "name": NULLABLE_STRING,
+            "phone": NULLABLE_STRING,
+            "email": NULLABLE_STRING,
+            "address": NULLABLE_STRING,
+        },
     },
     "Timer": {
         "type": "object",
@@ -319,6 +335,23 @@ PATHS: dict[str, Any] = {
             "properties": {"assignee": {"type": "string"}, "reason": {"type": "string"}},
         },
     ),
+    "/api/tasks/{task_id}/delegate": _task_action(
+        "Ask a colleague for their answer; the task comes back to the caller (its assignee)",
+        {
+            "type": "object",
+            "required": ["user", "reason"],
+            "properties": {"user": {"type": "string"}, "reason": {"type": "string"}},
+        },
+    ),
+    "/api/tasks/{task_id}/resolve": _task_action(
+        "The delegate's answer: checked like a completion, kept on the task, which goes back "
+        "to its owner still open",
+        {
+            "type": "object",
+            "required": ["data"],
+            "properties": {"data": {"type": "object", "description": "the form's fields"}},
+        },
+    ),
     "/api/tasks/{task_id}/complete": _task_action(
         "Complete the task with its form's data",
         {
@@ -327,6 +360,23 @@ PATHS: dict[str, Any] = {
             "properties": {"data": {"type": "object", "description": "the form's fields"}},
         },
     ),
+    "/api/tasks/{task_id}/complainant": {
+        "post": {
+            "summary": "Reveal the complainant of the task's matter (audited: identity_viewed)",
+            "description": "Only for staff who see the task through their groups or assignment "
+            "and are in COMPLAINTS_IDENTITY_GROUPS (being an admin gives no right to it); never "
+            "for an accusation. A POST because every call writes an audit row; not cached.",
+            "parameters": [TASK_ID],
+            "responses": {
+                "200": _json(_ref("Complainant"), "the complainant's identity"),
+                "401": UNAUTHORIZED,
+                "403": _error(
+                    "outside the task's groups, outside the identity groups, or an accusation"
+                ),
+                "404": _error("no such task, or no complainant recorded for its matter"),
+            },
+        }
+    },
     "/api/instances": {
         "get": {
             "summary": "Process instances (admins)",

@@ -1,13 +1,17 @@
 """Staff task list and task actions under `/api/tasks`: list, read with data, claim, unclaim,
-assign and complete. Visibility and permissions are the engine's (groups of the caller)."""
+assign and complete. Visibility and permissions are the engine's (groups of the caller). Also the
+rule for revealing a task's complainant (shared with the task pages) and its audited endpoint."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
-from engine import TaskView
+from engine import Actor, Forbidden, NotFound, TaskView
+from handlers.complaints import identity_of, is_accusation
 
 from .auth import authenticate, current_actor
 from .json_api import (
@@ -33,6 +37,7 @@ STATUSES = ("open", "completed", "cancelled", "all")
 MAX_LIMIT = 200
 # Query parameters that filter on the task attributes of the same name (Settings.task_attributes).
 ATTRIBUTE_FILTERS = ("region", "channel", "category")
+IDENTITY_VIEWED = "identity_viewed"
 
 
 @bp.get("")
@@ -142,10 +147,36 @@ def assign(task_id: str):
     return jsonify(task_json(engine.assign(task_id, assignee, actor, reason)))
 
 
+@bp.post("/<task_id>/delegate")
+def delegate(task_id: str):
+    """The assignee asks a colleague (any active user) for their answer, with a reason; the
+    task comes back when the colleague resolves it (Camunda's delegate/resolve)."""
+    body = json_body()
+    user = string_field(body, "user", max_length=100).strip().lower()
+    reason = string_field(body, "reason", max_length=2000)
+    account = the_accounts().get(user)
+    if account is None or not account.active:
+        invalid("user", f"no active user '{user}'")
+    engine, actor = the_engine(), current_actor()
+    return jsonify(task_json(engine.delegate(task_id, user, actor, reason)))
+
+
+@bp.post("/<task_id>/resolve")
+def resolve(task_id: str):
+    """Body: `{"data": {...form fields...}}`, checked like a completion; the task goes back to
+    its owner, still open, with these values."""
+    data = _form_data(json_body())
+    return jsonify(task_json(the_engine().resolve_task(task_id, data, current_actor())))
+
+
 @bp.post("/<task_id>/complete")
 def complete(task_id: str):
     """Body: `{"data": {...form fields...}}`; form errors come back as 422 by field."""
-    body = json_body()
+    data = _form_data(json_body())
+    return jsonify(task_json(the_engine().complete_task(task_id, data, current_actor())))
+
+
+def _form_data(body: dict[str, Any]) -> dict[str, Any]:
     if "data" not in body:
         invalid("data", "required: the form's fields as an object")
     data = body["data"]
@@ -153,4 +184,73 @@ def complete(task_id: str):
         raise ApiError(
             422, "invalid_data", "data: must be an object", {"data": ["must be an object"]}
         )
-    return jsonify(task_json(the_engine().complete_task(task_id, data, current_actor())))
+    return data
+
+
+# ------------------------------------------------------------ the complainant's identity
+
+
+class IdentityWithheld(Forbidden):
+    """A 403 saying why the caller may not see who complained; `reason` is "groups" or
+    "accusation", for pages that word it in their own language."""
+
+    MESSAGES = {
+        "groups": "the complainant's identity is shown only to the groups that need it "
+        "(COMPLAINTS_IDENTITY_GROUPS); none of yours is among them",
+        "accusation": "an accuser's identity is never passed on (accusation track)",
+    }
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(self.MESSAGES[reason])
+        self.reason = reason
+
+
+def identity_task(task_id: str, actor: Actor) -> TaskView:
+    """The task, if `actor` may reveal its complainant: they may see the task by the engine's
+    rule (their groups or their assignment), are in an identity group, and the matter is not
+    an accusation. Otherwise NotFound/Forbidden as for the task, or IdentityWithheld.
+
+    Administrators have no right of their own here: running the system is no reason to know
+    who complained, so the admin flag is dropped and only their groups count."""
+    engine = the_engine()
+    member = replace(actor, admin=False)
+    task = engine.task(task_id, member)
+    if not current_app.extensions["complaints.settings"].sees_identity(member.groups):
+        raise IdentityWithheld("groups")
+    if task.business_key is not None:
+        with engine.sql.connect() as connection:
+            if is_accusation(connection, task.business_key, task.process_id):
+                raise IdentityWithheld("accusation")
+    return task
+
+
+def may_reveal_identity(task_id: str, actor: Actor) -> bool:
+    try:
+        identity_task(task_id, actor)
+    except (Forbidden, NotFound):
+        return False
+    return True
+
+
+def reveal_identity(task_id: str, actor: Actor) -> dict[str, Any] | None:
+    """The complainant of the task's matter, None when none is recorded. Every reveal is
+    audited (`identity_viewed`) before the answer leaves, so none goes unrecorded."""
+    task = identity_task(task_id, actor)
+    if task.business_key is None:
+        return None
+    engine = the_engine()
+    with engine.sql.connect() as connection:
+        identity = identity_of(connection, task.business_key)
+    if identity is not None:
+        engine.record_access(actor, task.id, IDENTITY_VIEWED)
+    return identity
+
+
+@bp.post("/<task_id>/complainant")
+def complainant(task_id: str):
+    """A POST because each call writes an audit row; the answer is never cached."""
+    json_body(required=False)
+    identity = reveal_identity(task_id, current_actor())
+    if identity is None:
+        raise NotFound("no complainant is recorded for this task's matter")
+    return jsonify(identity), 200, {"Cache-Control": "no-store"}

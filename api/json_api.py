@@ -235,6 +235,8 @@ def task_json(task: TaskView) -> dict[str, Any]:
         "due_at": iso(task.due_at),
         "completed_at": iso(task.completed_at),
         "completed_by": task.completed_by,
+        "owner": task.owner,
+        "delegation": task.delegation,
     }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +21,8 @@ TASK_ATTRIBUTES = {
 }
 # The attributes free-text search (`q`) reads besides the tracking number.
 TASK_SEARCH = ("title", "respondent")
+# Who may reveal a complainant's identity on a task they work on; `bureau:*` is every local bureau.
+IDENTITY_GROUPS = "intake,petition_office,leader,bureau:*"
 
 
 @dataclass(frozen=True)
@@ -37,11 +39,18 @@ class Settings:
     # Changing these applies to tasks that become ready afterwards; existing rows keep theirs.
     task_attributes: Mapping[str, str] = field(default_factory=lambda: dict(TASK_ATTRIBUTES))
     task_search: tuple[str, ...] = TASK_SEARCH
+    # COMPLAINTS_IDENTITY_GROUPS: group names, or `prefix:*` for every group of that prefix.
+    identity_groups: frozenset[str] = field(default_factory=lambda: parse_keys(IDENTITY_GROUPS))
 
     @property
     def public_rate(self) -> RateLimit | None:
         """COMPLAINTS_PUBLIC_RATE_LIMIT parsed; None when switched off ("0")."""
         return parse_rate_limit(self.public_rate_limit)
+
+    def sees_identity(self, groups: Iterable[str]) -> bool:
+        """Whether one of `groups` is among the identity groups (`bureau:*` matches any
+        `bureau:<region>`); admin rights do not count, only group membership."""
+        return any(group_matches(g, self.identity_groups) for g in groups)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -56,6 +65,7 @@ class Settings:
             timer_interval_seconds=float(env.get("COMPLAINTS_TIMER_INTERVAL", "0.25")),
             timer_batch=int(env.get("COMPLAINTS_TIMER_BATCH", "200")),
             open311_keys=parse_keys(env.get("COMPLAINTS_OPEN311_KEYS", "")),
+            identity_groups=parse_keys(env.get("COMPLAINTS_IDENTITY_GROUPS", IDENTITY_GROUPS)),
         )
         parse_rate_limit(settings.public_rate_limit)  # a typo fails at start, not per request
         return settings
@@ -90,3 +100,9 @@ def parse_rate_limit(text: str) -> RateLimit | None:
 
 def parse_keys(text: str) -> frozenset[str]:
     return frozenset(key.strip() for key in text.split(",") if key.strip())
+
+
+def group_matches(group: str, patterns: frozenset[str]) -> bool:
+    """`group` is named in `patterns`, or a pattern `prefix:*` covers it."""
+    prefix, colon, _rest = group.partition(":")
+    return group in patterns or (bool(colon) and f"{prefix}:*" in patterns)

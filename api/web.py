@@ -38,7 +38,7 @@ bp = Blueprint("web", __name__)
 TOKEN_KEY = "staff_token"
 CSRF_KEY = "csrf"
 CSRF_FIELD = "csrf_token"
-ACTION_SUFFIX = re.compile(r"/(claim|unclaim|assign)$")
+ACTION_SUFFIX = re.compile(r"/(claim|unclaim|assign|contact)$")
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"

@@ -1,7 +1,8 @@
 """Staff task pages: `/tasks` (my tasks, my groups' unclaimed tasks, overdue; filters with counts,
 sorting by due date, paging) and `/tasks/<id>` (the task's form, compiled from its deployment,
 beside the complaint's context), with claim, unclaim, reassign and complete as CSRF-checked
-POSTs. Who may see and act is the engine's rule: the caller's groups or their own assignment."""
+POSTs. Who may see and act is the engine's rule: the caller's groups or their own assignment.
+The complainant's contact details appear only on an audited POST (`/tasks/<id>/contact`)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ import forms
 from engine import Actor, Conflict, Engine, InvalidData, TaskView
 
 from . import i18n
+from .api_tasks import IdentityWithheld, may_reveal_identity, reveal_identity
 from .json_api import the_accounts, the_engine
 from .web import current_account, error_page, safe_next, setup_staff_blueprint
 
@@ -416,6 +418,38 @@ def assign(task_id: str):
     return redirect(url_for("web_tasks.task_list"), code=303)
 
 
+@bp.post("/tasks/<task_id>/delegate")
+def delegate(task_id: str):
+    """Ask a colleague (of any group) for their answer; the task comes back to be completed."""
+    engine, actor = the_engine(), current_account().actor()
+    task = engine.task(task_id, actor)
+    if task.status != "open" or task.assignee != actor.id or task.delegation == "pending":
+        return _conflict(task_id, actor)
+    user = request.form.get("user", "").strip().lower()[:100]
+    reason = request.form.get("reason", "").strip()
+    errors: dict[str, list[str]] = {}
+    account = the_accounts().get(user) if user else None
+    if not user:
+        errors["user"] = [_("This field is required.")]
+    elif user == actor.id:
+        errors["user"] = [_("Delegate to someone else.")]
+    elif account is None or not account.active:
+        errors["user"] = [_("There is no active user %(user)s.", user=user)]
+    if not reason:
+        errors["reason"] = [_("This field is required.")]
+    elif len(reason) > MAX_REASON:
+        errors["reason"] = [_("At most %(max)s characters.", max=MAX_REASON)]
+    if errors:
+        entered = {"user": user, "reason": reason}
+        return render_task(task, delegate_values=entered, delegate_errors=errors, status=422)
+    try:
+        engine.delegate(task_id, user, actor, reason)
+    except Conflict:
+        return _conflict(task_id, actor)
+    flash(_("%(user)s was asked for an answer; the task comes back to you.", user=user), "ok")
+    return redirect(url_for("web_tasks.task_list"), code=303)
+
+
 # ------------------------------------------------------------ one task: context and form
 
 
@@ -649,8 +683,12 @@ def render_task(
     errors: Mapping[str, list[str]] | None = None,
     assign_values: Mapping[str, str] | None = None,
     assign_errors: Mapping[str, list[str]] | None = None,
+    delegate_values: Mapping[str, str] | None = None,
+    delegate_errors: Mapping[str, list[str]] | None = None,
+    contact: Mapping[str, Any] | None = None,
     status: int = 200,
 ):
+    """The task page; `contact` is the complainant once revealed ({} when none is recorded)."""
     engine, actor = the_engine(), current_account().actor()
     now = engine.clock.now()
     is_open = task.status == "open"
@@ -688,10 +726,16 @@ def render_task(
         can_claim=is_open and task.assignee is None and may_act(actor, task),
         can_unclaim=is_open and task.assignee == actor.id,
         can_complete=is_open and actor.may_work_on(task.candidate_groups, task.assignee),
-        can_assign=is_open and may_act(actor, task),
+        can_assign=is_open and may_act(actor, task) and task.delegation != "pending",
         assign_values=assign_values or {},
         assign_errors=assign_errors or {},
+        delegated_to_me=is_open and task.delegation == "pending" and task.assignee == actor.id,
+        can_delegate=is_open and task.assignee == actor.id and task.delegation != "pending",
+        delegate_values=delegate_values or {},
+        delegate_errors=delegate_errors or {},
         input_types=INPUT_TYPES,
+        can_reveal=contact is None and may_reveal_identity(task.id, actor),
+        contact=contact,
     )
     return body, status
 
@@ -704,6 +748,16 @@ def task_page(task_id: str):
 
 @bp.post("/tasks/<task_id>")
 def complete(task_id: str):
+    return _submit(task_id, resolve=False)
+
+
+@bp.post("/tasks/<task_id>/resolve")
+def resolve(task_id: str):
+    """The delegate's answer: the form's values go back to the task's owner, who completes."""
+    return _submit(task_id, resolve=True)
+
+
+def _submit(task_id: str, *, resolve: bool):
     engine, actor = the_engine(), current_account().actor()
     task = engine.task(task_id, actor)
     if task.status != "open" or not actor.may_work_on(task.candidate_groups, task.assignee):
@@ -712,10 +766,45 @@ def complete(task_id: str):
     form = form_cache().form_for(task)
     data, shown = read_submission(form)
     try:
-        engine.complete_task(task_id, data, actor)
+        if resolve:
+            engine.resolve_task(task_id, data, actor)
+        else:
+            engine.complete_task(task_id, data, actor)
     except InvalidData as err:
         return render_task(task, values=shown, errors=err.fields, status=422)
     except Conflict:
         return _conflict(task_id, actor)
-    flash(_("Task completed."), "ok")
+    if resolve:
+        flash(_("Your answer went back to %(user)s.", user=task.owner), "ok")
+    else:
+        flash(_("Task completed."), "ok")
     return redirect(url_for("web_tasks.task_list"), code=303)
+
+
+# ------------------------------------------------------------ the complainant's contact details
+
+
+def withheld_message(reason: str) -> str:
+    """The refusal in the page's language (the API words it in English)."""
+    if reason == "accusation":
+        return _("An accuser's identity is never passed on.")
+    return _("The complainant's contact details are shown only to the groups that need them.")
+
+
+@bp.post("/tasks/<task_id>/contact")
+def reveal_contact(task_id: str):
+    """The task page with the complainant's contact details: a deliberate, audited act."""
+    engine, actor = the_engine(), current_account().actor()
+    task = engine.task(task_id, actor)
+    try:
+        identity = reveal_identity(task_id, actor)
+    except IdentityWithheld as err:
+        return error_page(403, withheld_message(err.reason))
+    body, status = render_task(task, contact=identity or {})
+    return body, status, {"Cache-Control": "no-store"}
+
+
+@bp.get("/tasks/<task_id>/contact")
+def contact_page(task_id: str):
+    """Revealing is a POST; a GET (a reload, or the way back from sign-in) shows the task."""
+    return redirect(url_for("web_tasks.task_page", task_id=task_id), code=303)

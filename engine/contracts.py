@@ -88,6 +88,10 @@ class TaskView:
     completed_by: str | None
     # The configured task attributes copied from task data when the task became ready.
     attributes: dict[str, str] = field(default_factory=dict)
+    # Delegation as Camunda has it: `owner` handed the task to `assignee` ("pending") and gets
+    # it back with the delegate's values ("resolved") to complete it.
+    owner: str | None = None
+    delegation: str | None = None
 
 
 @dataclass(frozen=True)

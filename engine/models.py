@@ -128,6 +128,10 @@ class HumanTask(Base):
     due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     completed_by: Mapped[str | None] = mapped_column(String(200))
+    # Delegation (migration 0010): the owner who handed the task on, and "pending" until the
+    # delegate resolves it, then "resolved" (the owner completes it).
+    owner: Mapped[str | None] = mapped_column(String(200))
+    delegation: Mapped[str | None] = mapped_column(String(20))
     # Values copied from the task data when the task became ready (the engine's configured
     # `task_attributes`), for showing in lists; filters use `HumanTaskAttribute` rows.
     attributes: Mapped[dict[str, str] | None] = mapped_column(JsonType)

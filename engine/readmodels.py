@@ -443,6 +443,8 @@ def task_view(row: HumanTask) -> TaskView:
         completed_at=row.completed_at,
         completed_by=row.completed_by,
         attributes=dict(row.attributes or {}),
+        owner=row.owner,
+        delegation=row.delegation,
     )
 
 

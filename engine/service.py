@@ -484,6 +484,17 @@ class Engine(InstanceMigration):
             instance = self._instance_row(session, row.instance_id)
             return self._restore(session, instance).task_data(task_id)
 
+    def record_access(self, actor: Actor, task_id: str, event: str) -> None:
+        """Audit that `actor` was shown something confidential about the task's matter (e.g.
+        `identity_viewed`): nothing in the process moves, but who saw it must be answerable.
+        Whether the actor may see that thing is the caller's rule; the engine only refuses
+        someone who may not see the task at all."""
+        with self._transaction() as session:
+            row = self._task_row(session, task_id)
+            if not _may_see(actor, row):
+                raise Forbidden("this task belongs to other groups")
+            audit(session, self.clock.now(), actor.id, event, task=row)
+
     def claim(self, task_id: str, actor: Actor) -> TaskView:
         return self._assign(task_id, actor, new_assignee=actor.id, event="task_claimed")
 
@@ -512,20 +523,13 @@ class Engine(InstanceMigration):
                 raise Conflict(f"task is already claimed by {row.assignee}")
             if event == "task_unclaimed" and row.assignee != actor.id and not actor.admin:
                 raise Forbidden("only the assignee or an admin can unclaim")
+            if row.delegation == "pending" and not actor.admin:
+                raise Conflict(f"the task is delegated to {row.assignee} until resolved")
             before = {"assignee": row.assignee}
-            result = session.execute(
-                update(HumanTask)
-                .where(HumanTask.id == task_id, HumanTask.status == "open")
-                .where(
-                    HumanTask.assignee.is_(None)
-                    if row.assignee is None
-                    else HumanTask.assignee == row.assignee
-                )
-                .values(assignee=new_assignee)
+            # a claim, release or reassignment ends any delegation
+            self._change_assignment(
+                session, row, assignee=new_assignee, owner=None, delegation=None
             )
-            if result.rowcount != 1:
-                raise Conflict("task changed meanwhile; reload")
-            session.refresh(row)
             audit(
                 session,
                 self.clock.now(),
@@ -538,6 +542,98 @@ class Engine(InstanceMigration):
             )
             return task_view(row)
 
+    def delegate(self, task_id: str, delegate: str, actor: Actor, reason: str) -> TaskView:
+        """The assignee hands the task to a colleague for their input and keeps it: the
+        delegate resolves it (`resolve_task`) and it comes back to its owner to complete."""
+        if not reason or not reason.strip():
+            raise InvalidData("a reason is required", {"reason": ["required"]})
+        if not delegate or delegate == actor.id:
+            raise InvalidData("delegate to someone else", {"user": ["another user"]})
+        with self._transaction() as session:
+            row = self._task_row(session, task_id)
+            _require_open(row)
+            if row.delegation == "pending":
+                raise Conflict(f"the task is already delegated to {row.assignee}")
+            if row.assignee != actor.id:
+                raise Forbidden("only the assignee can delegate a task: claim it first")
+            before = _delegation_state(row)
+            self._change_assignment(
+                session, row, assignee=delegate, owner=actor.id, delegation="pending"
+            )
+            audit(
+                session,
+                self.clock.now(),
+                actor.id,
+                "task_delegated",
+                task=row,
+                data_before=before,
+                data_after=_delegation_state(row),
+                reason=reason.strip(),
+            )
+            return task_view(row)
+
+    def resolve_task(self, task_id: str, data: Mapping[str, Any], actor: Actor) -> TaskView:
+        """The delegate's answer: the values are checked against the form and kept on the
+        task, which goes back to its owner, still open."""
+        if not isinstance(data, Mapping):
+            raise InvalidData("task data must be an object", {"data": ["must be an object"]})
+        with self._transaction() as session:
+            row = self._task_row(session, task_id)
+            _require_open(row)
+            if row.delegation != "pending" or row.assignee != actor.id:
+                raise Forbidden("only the delegate of a delegated task can resolve it")
+            instance = self._instance_row(session, row.instance_id)
+            clean = self._validated(session, instance, row, data)
+            wf = self._restore(session, instance)
+            before = {k: wf.task_value(task_id, k) for k in clean}
+            wf.save_task_data(task_id, clean)
+            self._save(session, instance, wf, actor)
+            self._change_assignment(
+                session, row, assignee=row.owner, owner=row.owner, delegation="resolved"
+            )
+            audit(
+                session,
+                self.clock.now(),
+                actor.id,
+                "task_resolved",
+                task=row,
+                data_before=before,
+                data_after=clean,
+            )
+            return task_view(row)
+
+    def _change_assignment(
+        self, session: Session, row: HumanTask, *, assignee: str | None, **values: Any
+    ) -> None:
+        """Move the task on only if nobody moved it meanwhile (the optimistic check of claims)."""
+        result = session.execute(
+            update(HumanTask)
+            .where(HumanTask.id == row.id, HumanTask.status == "open")
+            .where(
+                HumanTask.assignee.is_(None)
+                if row.assignee is None
+                else HumanTask.assignee == row.assignee
+            )
+            .values(assignee=assignee, **values)
+        )
+        if result.rowcount != 1:
+            raise Conflict("task changed meanwhile; reload")
+        session.refresh(row)
+
+    def _validated(
+        self, session: Session, instance: Instance, row: HumanTask, data: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The data as the task's form compiles it, or InvalidData naming every field."""
+        if not row.form_key:
+            return dict(data)
+        form = self._form(session, instance.deployment_id, row.form_key)
+        if form is None:
+            return dict(data)
+        clean, errors = form.validate(data)
+        if errors:
+            raise InvalidData("the form has errors", errors)
+        return clean
+
     def complete_task(self, task_id: str, data: Mapping[str, Any], actor: Actor) -> TaskView:
         if not isinstance(data, Mapping):
             raise InvalidData("task data must be an object", {"data": ["must be an object"]})
@@ -545,16 +641,15 @@ class Engine(InstanceMigration):
         with self._failures_audited(actor, "task_failed", where), self._transaction() as session:
             row = self._task_row(session, task_id)
             _require_open(row)
+            if row.delegation == "pending":
+                raise Forbidden(
+                    f"the task is delegated: {row.assignee} resolves it for {row.owner}"
+                )
             if not actor.may_work_on(row.candidate_groups, row.assignee):
                 raise Forbidden("this task is not yours to complete")
             instance = self._instance_row(session, row.instance_id)
             where["instance_id"] = instance.id
-            clean = dict(data)
-            if row.form_key:
-                form = self._form(session, instance.deployment_id, row.form_key)
-                clean, errors = form.validate(data) if form is not None else (clean, {})
-                if errors:
-                    raise InvalidData("the form has errors", errors)
+            clean = self._validated(session, instance, row, data)
             now = self.clock.now()
             claimed = session.execute(
                 update(HumanTask)
@@ -811,6 +906,10 @@ def _task_order() -> tuple:
 def _require_open(row: HumanTask) -> None:
     if row.status != "open":
         raise Conflict(f"task is no longer open (it is {row.status})")
+
+
+def _delegation_state(row: HumanTask) -> dict[str, Any]:
+    return {"assignee": row.assignee, "owner": row.owner, "delegation": row.delegation}
 
 
 def _may_see(actor: Actor, row: HumanTask) -> bool:

@@ -401,6 +401,13 @@ class Instance:
         task = self.workflow.get_task_from_id(UUID(task_id))
         return {} if task is None else dict(task.data)
 
+    def save_task_data(self, task_id: str, data: Mapping[str, Any]) -> None:
+        """Keep a delegate's values on a ready task without running it: its owner completes it."""
+        task = self.workflow.get_task_from_id(UUID(task_id))
+        if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+            raise WorkflowFailed(f"task {task_id} is not ready")
+        task.data.update(data)
+
     def task_value(self, task_id: str, key: str) -> Any:
         task = self.workflow.get_task_from_id(UUID(task_id))
         return None if task is None else task.data.get(key)

@@ -1,5 +1,6 @@
 """The complaint read model: `register_complaint` writes it (identity apart) when a process
-starts, `update_complaint` keeps status, track, owner and deadlines current as the process moves."""
+starts, `update_complaint` keeps status, track, owner and deadlines current as the process moves;
+`identity_of` reads the identity back for the staff who may reveal it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
+from sqlalchemy.orm import Session
 
 from .context import Context, tracking_number_of
 from .models import ComplainantIdentity, Complaint
@@ -45,6 +47,10 @@ TRACKS = frozenset(
 SATISFACTION = frozenset({"satisfied", "basically_satisfied", "dissatisfied"})
 UPDATABLE_TEXT = ("track", "pathway_code", "owner_group", "repeat_of", "satisfaction")
 UPDATABLE_TIMES = ("accepted_at", "deadline_at", "closed_at")
+# Track D (检举控告) runs in processes/accusation.bpmn, called from the complaint process.
+ACCUSATION_TRACK = "D"
+ACCUSATION_PROCESS = "accusation"
+IDENTITY_FIELDS = ("anonymous", "name", "phone", "email", "address")
 
 
 def register(registry: Any) -> None:
@@ -156,6 +162,27 @@ def complaint_view(row: Complaint, identity: ComplainantIdentity | None) -> dict
         "contactable": contactable,
         "created_at": iso(row.created_at),
     }
+
+
+def identity_of(connection: Connection | Session, tracking_number: str) -> dict[str, Any] | None:
+    """The complainant of `tracking_number` (anonymous flag, name, phone, e-mail, address), or
+    None when none is recorded. Only for a caller that has decided the reader may see it."""
+    columns = [getattr(ComplainantIdentity, name) for name in IDENTITY_FIELDS]
+    found = connection.execute(
+        select(*columns).where(ComplainantIdentity.tracking_number == tracking_number)
+    ).one_or_none()
+    return None if found is None else dict(zip(IDENTITY_FIELDS, found, strict=True))
+
+
+def is_accusation(connection: Connection | Session, tracking_number: str, process_id: str) -> bool:
+    """Whether the matter is an accusation (track D, or the accusation process itself): the
+    accuser's identity and material are never passed on, so no staff surface reveals them."""
+    if process_id == ACCUSATION_PROCESS:
+        return True
+    track = connection.execute(
+        select(Complaint.track).where(Complaint.tracking_number == tracking_number)
+    ).scalar_one_or_none()
+    return track == ACCUSATION_TRACK
 
 
 def _flatten_location(params: Mapping[str, Any]) -> dict[str, Any]:

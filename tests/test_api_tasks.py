@@ -169,6 +169,40 @@ def test_assign_refuses_with_422_naming_the_field(api: Api, body: dict, field: s
     assert api.engine.task(task_id).assignee is None
 
 
+def test_delegate_and_resolve_send_the_task_out_and_back_with_the_answer(api: Api) -> None:
+    instance = api.start()
+    task_id = open_task_id(api, instance.id)
+    li, wang = api.as_("li.intake"), api.as_("wang.enforce")
+    body = {"user": "wang.enforce", "reason": "expert view"}
+    assert li.post(f"/api/tasks/{task_id}/delegate", json=body).status_code == 403  # unclaimed
+    li.post(f"/api/tasks/{task_id}/claim")
+    status, _, fields = error_of(
+        li.post(f"/api/tasks/{task_id}/delegate", json={"user": "nobody", "reason": "x"})
+    )
+    assert status == 422 and "user" in fields
+    answer = li.post(f"/api/tasks/{task_id}/delegate", json=body)
+    assert answer.status_code == 200
+    assert {k: answer.get_json()[k] for k in ("assignee", "owner", "delegation")} == {
+        "assignee": "wang.enforce",
+        "owner": "li.intake",
+        "delegation": "pending",
+    }
+    again = li.post(f"/api/tasks/{task_id}/delegate", json=body)
+    assert again.status_code == 409
+    assert wang.post(f"/api/tasks/{task_id}/complete", json={"data": {}}).status_code == 403
+    wrong = wang.post(f"/api/tasks/{task_id}/resolve", json={"data": {"severity": "x"}})
+    assert error_of(wrong)[0] == 422
+    resolved = wang.post(f"/api/tasks/{task_id}/resolve", json={"data": {"severity": "high"}})
+    assert resolved.status_code == 200
+    assert (resolved.get_json()["assignee"], resolved.get_json()["delegation"]) == (
+        "li.intake",
+        "resolved",
+    )
+    assert li.get(f"/api/tasks/{task_id}").get_json()["data"]["severity"] == "high"
+    done = li.post(f"/api/tasks/{task_id}/complete", json={"data": {"severity": "high"}})
+    assert done.status_code == 200 and done.get_json()["status"] == "completed"
+
+
 def test_completing_with_form_errors_answers_422_by_field_and_changes_nothing(api: Api) -> None:
     task_id = open_task_id(api, api.start().id)
     answer = api.as_("li.intake").post(

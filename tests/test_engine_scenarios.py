@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from engine import Conflict, Engine, Forbidden, InvalidData, NotFound
+from engine import Actor, Conflict, Engine, Forbidden, InvalidData, NotFound
 from engine.models import Instance
 from tests.conftest import ENFORCEMENT, INTAKE, Calls
 
@@ -195,6 +195,51 @@ def test_claim_unclaim_and_reassign_are_checked_and_audited(engine: Engine) -> N
     assigned = next(e for e in engine.history(instance.id) if e.event == "task_assigned")
     assert assigned.data_before == {"assignee": INTAKE.id}
     assert assigned.data_after == {"assignee": colleague.id}
+
+
+EXPERT = Actor("zhao.expert", frozenset({"department_head"}))
+
+
+def test_a_delegated_task_comes_back_to_its_owner_with_the_delegates_values(
+    engine: Engine,
+) -> None:
+    instance = start(engine)
+    task = only_open_task(engine, instance.id)
+    with pytest.raises(Forbidden):  # only the assignee delegates
+        engine.delegate(task.id, EXPERT.id, INTAKE, "needs an expert view")
+    engine.claim(task.id, INTAKE)
+    with pytest.raises(InvalidData):
+        engine.delegate(task.id, EXPERT.id, INTAKE, " ")
+    delegated = engine.delegate(task.id, EXPERT.id, INTAKE, "needs an expert view")
+    assert (delegated.assignee, delegated.owner, delegated.delegation) == (
+        EXPERT.id,
+        INTAKE.id,
+        "pending",
+    )
+    assert [t.id for t in engine.tasks(actor=EXPERT)] == [task.id]  # outside the group
+    with pytest.raises(Conflict):
+        engine.delegate(task.id, "someone.else", INTAKE, "again")
+    for actor in (INTAKE, EXPERT):  # the owner waits, the delegate resolves
+        with pytest.raises(Forbidden):
+            engine.complete_task(task.id, {"severity": "high"}, actor)
+    with pytest.raises(Forbidden):
+        engine.resolve_task(task.id, {"severity": "low"}, INTAKE)
+    with pytest.raises(InvalidData) as refused:
+        engine.resolve_task(task.id, {"severity": "medium"}, EXPERT)
+    assert "severity" in refused.value.fields
+
+    resolved = engine.resolve_task(task.id, {"severity": "low"}, EXPERT)
+    assert (resolved.status, resolved.assignee, resolved.delegation) == (
+        "open",
+        INTAKE.id,
+        "resolved",
+    )
+    assert engine.task_data(task.id, INTAKE)["severity"] == "low"
+    engine.complete_task(task.id, {"severity": "low"}, INTAKE)
+    assert engine.instance(instance.id).data["route"] == "reply"
+    trail = [(e.event, e.actor, e.reason) for e in engine.history(instance.id)]
+    assert ("task_delegated", INTAKE.id, "needs an expert view") in trail
+    assert ("task_resolved", EXPERT.id, None) in trail
 
 
 def test_completion_audits_the_data_before_and_after(engine: Engine) -> None:

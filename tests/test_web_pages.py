@@ -431,7 +431,8 @@ def test_handing_a_task_to_a_colleague_needs_a_group_member_and_a_reason(web: We
     page = answer.get_data(as_text=True)
     assert "wang.enforce 不在该任务的任何组中" in text_of(answer)
     assert "此项为必填项" in text_of(answer)
-    assert 'value="wang.enforce"' in page and '<details class="card reassign" open>' in page
+    assert 'value="wang.enforce"' in page
+    assert '<details class="card reassign" id="reassign" open>' in page
     answer = clerk.post(f"/tasks/{task_id}/assign", {"assignee": "nobody", "reason": "x"})
     assert answer.status_code == 422 and "没有在用的用户 nobody" in text_of(answer)
     assert web.engine.task(task_id).assignee == "li.intake"
@@ -445,6 +446,38 @@ def test_handing_a_task_to_a_colleague_needs_a_group_member_and_a_reason(web: We
     history = web.engine.history(web.engine.task(task_id).instance_id)
     assert any(e.event == "task_assigned" and e.reason == "休假交接" for e in history)
     assert rows(web.as_("zhao.intake").get("/tasks?view=mine")) == ["C-1"]
+
+
+def test_a_delegated_task_is_answered_by_the_colleague_and_completed_by_its_owner(
+    web: Web,
+) -> None:
+    task_id = web.task_of(web.start())
+    clerk, expert = web.as_("li.intake"), web.as_("wang.enforce")
+    assert 'id="delegate"' not in clerk.get(f"/tasks/{task_id}").get_data(as_text=True)
+    clerk.post(f"/tasks/{task_id}/claim")
+    refused = clerk.post(f"/tasks/{task_id}/delegate", {"user": "li.intake", "reason": ""})
+    assert refused.status_code == 422 and "请委托给他人" in text_of(refused)
+    answer = clerk.post(
+        f"/tasks/{task_id}/delegate", {"user": "wang.enforce", "reason": "请执法队判断严重程度"}
+    )
+    assert answer.status_code == 303
+    waiting = text_of(clerk.get(f"/tasks/{task_id}"))
+    assert "li.intake 已委托 wang.enforce 办理，尚未退回" in waiting
+
+    page = expert.get(f"/tasks/{task_id}")  # outside the task's group, but asked
+    assert page.status_code == 200 and "li.intake 请您提出意见" in text_of(page)
+    assert f'action="/tasks/{task_id}/resolve"' in page.get_data(as_text=True)
+    wrong = expert.post(f"/tasks/{task_id}/resolve", {"severity": "medium"})
+    assert wrong.status_code == 422
+    assert expert.post(f"/tasks/{task_id}/resolve", {"severity": "high"}).status_code == 303
+    assert web.engine.task(task_id).assignee == "li.intake"
+
+    back = clerk.get(f"/tasks/{task_id}")
+    assert "受托人的意见已填入下方" in text_of(back)
+    assert re.search(r'<option value="high"\s+selected', back.get_data(as_text=True))
+    assert clerk.post(f"/tasks/{task_id}", {"severity": "high"}).status_code == 303
+    events = [e.event for e in web.engine.history(web.engine.task(task_id).instance_id)]
+    assert events.count("task_delegated") == events.count("task_resolved") == 1
 
 
 # ------------------------------------------------------------ every kind of field
