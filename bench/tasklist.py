@@ -209,6 +209,7 @@ class Generator:
             "completed_by": None,
             "attributes": values,
             "search_text": self.config.search_text(key, values),
+            "tags": self.config.tags(values),
         }
         bureau = f"bureau:{region}"
         history = [
@@ -285,6 +286,7 @@ class Generator:
                 "element_id": element,
                 "process_id": process,
                 "search_text": task["search_text"],
+                "tags": task["tags"],
             }
             for g in groups
         )

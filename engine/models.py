@@ -104,11 +104,21 @@ class HumanTask(Base):
 
     __tablename__ = "human_tasks"
     __table_args__ = (
-        # The list's order, due date first and tasks without one last (ASC NULLS LAST, which
-        # PostgreSQL's ascending index gives and SQLite walks in two passes), with `id` and the
-        # search text so that due-date ranges, counts and free text are read from the index
-        # alone (migration 0008).
-        Index("ix_human_tasks_status_due", "status", "due_at", "created_at", "id", "search_text"),
+        # The task list's index when no group narrows it (administrators): entries in list
+        # order, due date first and tasks without one last (ASC NULLS LAST, which PostgreSQL's
+        # ascending index gives and SQLite walks in two passes), carrying what the filters test,
+        # so that pages stop early and counts read no task row (migrations 0008, 0009).
+        Index(
+            "ix_human_tasks_list",
+            "status",
+            "due_at",
+            "created_at",
+            "id",
+            "element_id",
+            "process_id",
+            "search_text",
+            "tags",
+        ),
         # Also in list order, so a clerk's own tasks merge into the group's range in order.
         Index("ix_human_tasks_assignee_status", "assignee", "status", "due_at", "created_at", "id"),
         Index("ix_human_tasks_business_key", "business_key"),
@@ -137,7 +147,11 @@ class HumanTask(Base):
     attributes: Mapped[dict[str, str] | None] = mapped_column(JsonType)
     # Business key and the searchable attribute values, case-folded, one per line: free-text
     # search is one LIKE over one column (trigram-indexed on PostgreSQL, migration 0008).
-    search_text: Mapped[str | None] = mapped_column(String(400))
+    search_text: Mapped[str | None] = mapped_column(Text)
+    # The short attribute values as `\x1fname=value\x1f...`: an exact filter is a substring
+    # test on the list index's entries (engine.readmodels.TaskAttributes.tags, migration 0009).
+    # NULL on tasks that were not open when 0009 ran: filters read their attribute rows.
+    tags: Mapped[str | None] = mapped_column(Text)
 
 
 class HumanTaskGroup(Base):
@@ -145,7 +159,7 @@ class HumanTaskGroup(Base):
 
     It is also the task list's index: a clerk's list is a range of (group, status) read in due
     order, with the list's filters on copied columns of the same index, so neither the page nor
-    its count reads the task rows they pass over (migration 0008)."""
+    its count reads the task rows they pass over (migrations 0008, 0009)."""
 
     __tablename__ = "human_task_groups"
     __table_args__ = (
@@ -159,6 +173,7 @@ class HumanTaskGroup(Base):
             "element_id",
             "process_id",
             "search_text",
+            "tags",
         ),
     )
 
@@ -171,7 +186,8 @@ class HumanTaskGroup(Base):
     created_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     element_id: Mapped[str | None] = mapped_column(String(200))
     process_id: Mapped[str | None] = mapped_column(String(200))
-    search_text: Mapped[str | None] = mapped_column(String(400))
+    search_text: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[str | None] = mapped_column(Text)
 
 
 class HumanTaskAttribute(Base):

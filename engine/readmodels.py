@@ -9,8 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Select, exists, func, or_, select, union_all
+from sqlalchemy import CompoundSelect, Select, and_, exists, func, or_, select, union_all
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import Boolean
 
 from . import spiff
 from .contracts import Actor, TaskView, TimerView
@@ -18,9 +21,14 @@ from .errors import WorkflowFailed
 from .models import AuditEvent, HumanTask, HumanTaskAttribute, HumanTaskGroup, Instance, Timer
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_ATTRIBUTE_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+MAX_ATTRIBUTES = 8
 MAX_ATTRIBUTE_LENGTH = 300  # the column's width; longer values are cut for list and filter
-# Cut so an index entry of human_task_groups stays under PostgreSQL's btree limit (2,704 bytes).
-MAX_SEARCH_LENGTH = 400
+# The list indexes hold the search text and the tags; both are bounded so that an index entry
+# stays well under PostgreSQL's btree limit (2,704 bytes) whatever the characters.
+MAX_SEARCH_BYTES = 600
+MAX_TAG_VALUE_BYTES = 48
+TAG_MARK = "\x1f"
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,11 @@ class TaskAttributes:
     SESSION_KEY = "engine.task_attributes"  # where the engine leaves it in `Session.info`
 
     def __post_init__(self) -> None:
+        wrong = sorted(n for n in self.paths if not _ATTRIBUTE_NAME.fullmatch(n))
+        if wrong:
+            raise ValueError(f"task attribute names must be lower-case identifiers: {wrong}")
+        if len(self.paths) > MAX_ATTRIBUTES:
+            raise ValueError(f"at most {MAX_ATTRIBUTES} task attributes")
         unknown = self.searchable - set(self.paths)
         if unknown:
             raise ValueError(f"searchable task attributes not configured: {sorted(unknown)}")
@@ -57,9 +70,26 @@ class TaskAttributes:
         return found
 
     def search_text(self, business_key: str | None, values: Mapping[str, str]) -> str | None:
+        """Business key and searchable values, case-folded, one per line."""
         parts = [business_key or ""] + [values[n] for n in sorted(self.searchable) if n in values]
-        text = "\n".join(p for p in parts if p)
-        return search_key(text)[:MAX_SEARCH_LENGTH] or None
+        text = search_key("\n".join(p for p in parts if p))
+        return text.encode()[:MAX_SEARCH_BYTES].decode(errors="ignore") or None
+
+    def tags(self, values: Mapping[str, str]) -> str:
+        """The short values as `<mark>name=value<mark>...`, so that an exact filter is a
+        substring test on an index entry the list already reads (see `_narrow`); the bare mark
+        when there is none. NULL is left to rows written before (migration 0009)."""
+        found = [tag(n, v) for n, v in sorted(values.items()) if n in self.paths]
+        return TAG_MARK + "".join(t + TAG_MARK for t in found if t is not None)
+
+
+def tag(name: str, value: str) -> str | None:
+    """How (name, value) appears in `tags`; None for values kept out (long ones, those with
+    the mark), which filters then find through `human_task_attributes`. Migration 0009 computes
+    the same in SQL."""
+    if len(value.encode()) > MAX_TAG_VALUE_BYTES or TAG_MARK in value:
+        return None
+    return f"{name}={value}"
 
 
 def _as_text(value: object) -> str | None:
@@ -158,6 +188,7 @@ def _sync_tasks(
             due_at=_due_at(task),
             attributes=values,
             search_text=config.search_text(row.business_key, values),
+            tags=config.tags(values),
         )
         session.add(task_row)
         session.add_all(
@@ -170,6 +201,7 @@ def _sync_tasks(
                 element_id=task_row.element_id,
                 process_id=task_row.process_id,
                 search_text=task_row.search_text,
+                tags=task_row.tags,
             )
             for g in set(task_row.candidate_groups)
         )
@@ -415,11 +447,42 @@ def _narrow(query: Select, table: Any, task_id: Any, where: TaskFilter) -> Selec
         )
         if where.status:
             having = having.where(HumanTaskAttribute.status == where.status)
-        query = query.where(task_id.in_(having))
+        marked = tag(name, value)
+        if marked is None:
+            query = query.where(task_id.in_(having))
+            continue
+        # Tags NULL: a task from before migration 0009 that it left untagged (not open then).
+        # The attribute rows are only read on meeting one.
+        query = query.where(
+            or_(
+                contains_text(table.tags, TAG_MARK + marked + TAG_MARK),
+                and_(table.tags.is_(None), task_id.in_(having)),
+            )
+        )
     if where.q and where.q.strip():
         pattern = "%" + _escape_like(search_key(where.q.strip())) + "%"
         query = query.where(table.search_text.like(pattern, escape="\\"))
     return query
+
+
+class contains_text(FunctionElement):
+    """`needle` occurs in `haystack`, case-sensitively and without LIKE's wildcards."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "contains_text"
+
+
+@compiles(contains_text)
+def _contains_text(element: contains_text, compiler: Any, **kw: Any) -> str:
+    haystack, needle = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(position({needle} in {haystack}) > 0)"
+
+
+@compiles(contains_text, "sqlite")
+def _contains_text_sqlite(element: contains_text, compiler: Any, **kw: Any) -> str:
+    haystack, needle = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(instr({haystack}, {needle}) > 0)"
 
 
 def _escape_like(text: str) -> str:
