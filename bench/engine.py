@@ -434,8 +434,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n", type=int, default=200, help="instances per measurement")
     parser.add_argument("--reps", type=int, default=3, help="repetitions; medians are shown")
     parser.add_argument("--profile", action="store_true", help="cProfile persisted full runs")
-    parser.add_argument("--drain", type=int, default=1000, help="due timers one worker fires")
+    parser.add_argument(
+        "--drain", type=int, default=1000, help="due timers one worker fires (at least 1)"
+    )
     args = parser.parse_args(argv)
+    if args.drain < 1:
+        parser.error("--drain must be at least 1")
 
     print(f"machine: {machine()}")
     print(f"versions: {versions()}")
