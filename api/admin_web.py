@@ -1,5 +1,6 @@
 """Administrators' pages under `/admin`: instances with their diagram and timeline, the audit
-trail with filters and CSV, and incidents to retry or skip.
+trail with filters and CSV, incidents to retry or skip, and processes: deployed versions, uploads
+of new ones and migration of running instances between versions.
 
 Sign-in is the staff web UI's session (`/login` keeps the token under `staff_token`). Until a
 browser has that session, `?token=<bearer token>` on any admin page signs it in (the token moves
@@ -28,14 +29,22 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from engine import AuditView, EngineError, InvalidData
+from engine import AuditView, BundleInvalid, EngineError, InvalidData, NotFound
 from engine.audit_query import AuditFilters
 
+from . import api_deployments
 from .admin_api import diagram_json
 from .admin_assets import STYLES, VIEWER, viewer_installed
 from .admin_audit import csv_response, filter_args, filters_from_args
 from .admin_diagram import instance_diagram
 from .admin_present import display_zone, local_time, timeline_entry
+from .admin_processes import (
+    MigrationForm,
+    bundle_from_uploads,
+    bundle_problems,
+    deployed_processes,
+    migration_form,
+)
 from .errors import STATUS
 from .json_api import ApiError, the_accounts, the_engine
 from .users import Account
@@ -319,6 +328,96 @@ def skip_incident(timer_id: int):
         return _incidents_page("Skipping needs a reason.", 422, timer_id)
     flash(f"Incident {timer_id} skipped: the timer will not fire.")
     return redirect(url_for("admin_web.incidents"), code=303)
+
+
+@bp.get("/processes")
+def processes():
+    """Versions, the upload form and, once the migration form is filled in, its dry run."""
+    form, error = migration_form(request.args)
+    return _processes_page(form, migration_error=error, status=422 if error else 200)
+
+
+@bp.post("/processes")
+def deploy_bundle():
+    """Deploys through `Engine.deploy`, the one check the API and the CLI go through too."""
+    limit = api_deployments.MAX_UPLOAD
+    if request.content_length is not None and request.content_length > limit:
+        return error_page(413, f"A bundle may be at most {limit // 2**20} MiB.")
+    request.max_content_length = limit  # also bounds chunked bodies without a length
+    files, problems = bundle_from_uploads(request.files.getlist("files"))
+    if not files and not problems:
+        problems = ["Choose at least one .bpmn, .dmn, form .json or .zip file."]
+    if problems:
+        return _processes_page(None, problems=problems, status=422)
+    try:
+        info = the_engine().deploy(files, g.account.actor())
+    except BundleInvalid as err:
+        return _processes_page(None, problems=bundle_problems(err), status=422)
+    if info.created:
+        flash(f"Deployed version {info.version} ({len(info.files)} files).")
+    else:
+        flash(f"This content is already deployed as version {info.version}: nothing new.")
+    return redirect(url_for("admin_web.processes"), code=303)
+
+
+@bp.get("/processes/<int:version>/files/<path:name>")
+def deployment_file(version: int, name: str):
+    """The API's download answer (same bytes, type and attachment name) behind the admin
+    session, which the bearer-only API does not accept."""
+    return api_deployments.download(version, name)
+
+
+@bp.post("/processes/migrate")
+def migrate():
+    """Moves only the instances the dry run on screen listed as movable; the engine re-checks
+    each and audits every move."""
+    form, error = migration_form(request.form)
+    ids = [int(v) for v in request.form.getlist("instance_id") if v.isdigit()]
+    if form is None or not ids:
+        return _processes_page(form, migration_error=error or "Nothing to move.", status=422)
+    moved = the_engine().migrate_instances(
+        form.process, form.source, form.target, g.account.actor(), ids
+    )
+    flash(
+        f"Moved {len(moved)} of {len(ids)} instances of {form.process} "
+        f"from version {form.source} to version {form.target}."
+    )
+    return redirect(url_for("admin_web.processes", **_migration_args(form)), code=303)
+
+
+def _processes_page(
+    form: MigrationForm | None,
+    *,
+    problems: list[str] | None = None,
+    migration_error: str | None = None,
+    status: int = 200,
+):
+    """One renderer for the page and its refusals, so a 422 keeps the versions and the forms."""
+    engine = the_engine()
+    deployments = engine.deployments()
+    checks = None
+    if form is not None and migration_error is None:
+        try:
+            checks = engine.migration_plan(form.process, form.source, form.target)
+        except (NotFound, InvalidData) as err:
+            migration_error, status = err.message, STATUS[type(err)]
+    body = render_template(
+        "admin/processes.html",
+        deployments=deployments,
+        process_ids=deployed_processes(deployments),
+        problems=problems or [],
+        form=form,
+        args=request.values,
+        checks=checks,
+        movable=[c for c in checks or [] if c.movable],
+        migration_error=migration_error,
+    )
+    return body, status
+
+
+def _migration_args(form: MigrationForm) -> dict[str, str | int]:
+    """The dry-run query of `form` (`from` is a keyword, hence a dict)."""
+    return {"process": form.process, "from": form.source, "to": form.target}
 
 
 def _audit_row(event: AuditView) -> dict[str, Any]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Iterable
 from pathlib import PurePosixPath
 
 from flask import Blueprint, Response, jsonify, request
+from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
 from engine import NotFound
@@ -65,23 +67,35 @@ def deploy():
             "upload the bundle as multipart/form-data parts named 'files'",
             {"files": ["required"]},
         )
-    files: dict[str, bytes] = {}
-    problems: dict[str, list[str]] = {}
-    for upload in uploads:
-        name = PurePosixPath((upload.filename or "").replace("\\", "/")).name
-        content = upload.read()
-        if not name:
-            problems.setdefault("files", []).append("a part has no file name")
-        elif name.lower().endswith(".zip"):
-            _unzip(name, content, files, problems)
-        else:
-            _add(name, content, files, problems)
+    files, problems = read_uploads(uploads, nameless="a part has no file name")
     if problems:
         raise ApiError(422, "invalid_upload", _summary(problems), problems)
     info = the_engine().deploy(files, current_actor())
     body = deployment_json(info)
     body["created"] = info.created
     return jsonify(body), 201 if info.created else 200
+
+
+def read_uploads(
+    uploads: Iterable[FileStorage], *, nameless: str | None
+) -> tuple[dict[str, bytes], dict[str, list[str]]]:
+    """The bundle in uploaded parts: folders flattened, .zip archives unpacked within limits,
+    two files of one name refused. The problems are by file name; a part without a name is
+    the problem `nameless` under "files", or skipped when None (an empty file input of a web
+    form sends one)."""
+    files: dict[str, bytes] = {}
+    problems: dict[str, list[str]] = {}
+    for upload in uploads:
+        name = PurePosixPath((upload.filename or "").replace("\\", "/")).name
+        content = upload.read()
+        if not name:
+            if nameless is not None:
+                problems.setdefault("files", []).append(nameless)
+        elif name.lower().endswith(".zip"):
+            _unzip(name, content, files, problems)
+        else:
+            _add(name, content, files, problems)
+    return files, problems
 
 
 def _unzip(
