@@ -27,6 +27,7 @@ from engine import Actor, Conflict, Engine, InvalidData, TaskView
 from . import i18n
 from .api_tasks import IdentityWithheld, may_reveal_identity, reveal_identity
 from .json_api import the_accounts, the_engine
+from .users import Account
 from .web import current_account, error_page, safe_next, setup_staff_blueprint
 
 log = logging.getLogger(__name__)
@@ -393,20 +394,9 @@ def assign(task_id: str):
     if task.status != "open":
         return _conflict(task_id, actor)
     assignee = request.form.get("assignee", "").strip().lower()[:100]
-    reason = request.form.get("reason", "").strip()
-    errors: dict[str, list[str]] = {}
-    if not assignee:
-        errors["assignee"] = [_("This field is required.")]
-    else:
-        account = the_accounts().get(assignee)
-        if account is None or not account.active:
-            errors["assignee"] = [_("There is no active user %(user)s.", user=assignee)]
-        elif not account.in_any(task.candidate_groups):
-            errors["assignee"] = [_("%(user)s is in none of the task's groups.", user=assignee)]
-    if not reason:
-        errors["reason"] = [_("This field is required.")]
-    elif len(reason) > MAX_REASON:
-        errors["reason"] = [_("At most %(max)s characters.", max=MAX_REASON)]
+    reason, account, errors = _handover_problems("assignee", assignee)
+    if account is not None and not account.in_any(task.candidate_groups):
+        errors["assignee"] = [_("%(user)s is in none of the task's groups.", user=assignee)]
     if errors:
         entered = {"assignee": assignee, "reason": reason}
         return render_task(task, assign_values=entered, assign_errors=errors, status=422)
@@ -418,6 +408,25 @@ def assign(task_id: str):
     return redirect(url_for("web_tasks.task_list"), code=303)
 
 
+def _handover_problems(field: str, user: str) -> tuple[str, Account | None, dict[str, list[str]]]:
+    """The posted reason, `user`'s active account (None if there is none), and the problems
+    of a hand-over form: `user` (posted as `field`) must be an active account, the reason
+    given and not too long."""
+    reason = request.form.get("reason", "").strip()
+    errors: dict[str, list[str]] = {}
+    account = the_accounts().get(user) if user else None
+    if not user:
+        errors[field] = [_("This field is required.")]
+    elif account is None or not account.active:
+        errors[field] = [_("There is no active user %(user)s.", user=user)]
+        account = None
+    if not reason:
+        errors["reason"] = [_("This field is required.")]
+    elif len(reason) > MAX_REASON:
+        errors["reason"] = [_("At most %(max)s characters.", max=MAX_REASON)]
+    return reason, account, errors
+
+
 @bp.post("/tasks/<task_id>/delegate")
 def delegate(task_id: str):
     """Ask a colleague (of any group) for their answer; the task comes back to be completed."""
@@ -426,19 +435,9 @@ def delegate(task_id: str):
     if task.status != "open" or task.assignee != actor.id or task.delegation == "pending":
         return _conflict(task_id, actor)
     user = request.form.get("user", "").strip().lower()[:100]
-    reason = request.form.get("reason", "").strip()
-    errors: dict[str, list[str]] = {}
-    account = the_accounts().get(user) if user else None
-    if not user:
-        errors["user"] = [_("This field is required.")]
-    elif user == actor.id:
+    reason, _account, errors = _handover_problems("user", user)
+    if user == actor.id:
         errors["user"] = [_("Delegate to someone else.")]
-    elif account is None or not account.active:
-        errors["user"] = [_("There is no active user %(user)s.", user=user)]
-    if not reason:
-        errors["reason"] = [_("This field is required.")]
-    elif len(reason) > MAX_REASON:
-        errors["reason"] = [_("At most %(max)s characters.", max=MAX_REASON)]
     if errors:
         entered = {"user": user, "reason": reason}
         return render_task(task, delegate_values=entered, delegate_errors=errors, status=422)
