@@ -150,18 +150,31 @@ def audit(
 
 
 def sync_read_models(
-    session: Session, row: Instance, wf: spiff.Instance, actor: Actor, now: datetime
+    session: Session,
+    row: Instance,
+    wf: spiff.Instance,
+    actor: Actor,
+    now: datetime,
+    *,
+    new: bool = False,
 ) -> None:
-    _sync_tasks(session, row, wf, actor, now)
-    _sync_timers(session, row, wf, now)
+    """Tasks and timers rows in step with the workflow. `new`: the instance was inserted in
+    this transaction, so it has no rows yet and reading them back would only cost round trips."""
+    _sync_tasks(session, row, wf, actor, now, new)
+    _sync_timers(session, row, wf, now, new)
 
 
 def _sync_tasks(
-    session: Session, row: Instance, wf: spiff.Instance, actor: Actor, now: datetime
+    session: Session, row: Instance, wf: spiff.Instance, actor: Actor, now: datetime, new: bool
 ) -> None:
-    known = {
-        t.id: t for t in session.scalars(select(HumanTask).where(HumanTask.instance_id == row.id))
-    }
+    known = (
+        {}
+        if new
+        else {
+            t.id: t
+            for t in session.scalars(select(HumanTask).where(HumanTask.instance_id == row.id))
+        }
+    )
     ready = {t.id: t for t in wf.ready_user_tasks()}
     for task_id, task_row in known.items():
         if task_row.status == "open" and task_id not in ready:
@@ -246,16 +259,22 @@ def _due_at(task: spiff.ReadyTask) -> datetime | None:
         return None
 
 
-def _sync_timers(session: Session, row: Instance, wf: spiff.Instance, now: datetime) -> None:
+def _sync_timers(
+    session: Session, row: Instance, wf: spiff.Instance, now: datetime, new: bool
+) -> None:
     # An incident stays the admins' until retried or skipped, but it ends with its task.
-    pending = {
-        t.task_id: t
-        for t in session.scalars(
-            select(Timer).where(
-                Timer.instance_id == row.id, Timer.status.in_(("pending", "incident"))
+    pending = (
+        {}
+        if new
+        else {
+            t.task_id: t
+            for t in session.scalars(
+                select(Timer).where(
+                    Timer.instance_id == row.id, Timer.status.in_(("pending", "incident"))
+                )
             )
-        )
-    }
+        }
+    )
     waiting = {t.task_id: t for t in wf.waiting_timers()}
     for task_id, timer in pending.items():
         if task_id in waiting:

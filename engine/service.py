@@ -80,6 +80,7 @@ class Engine(InstanceMigration):
         self.max_timer_attempts = max_timer_attempts
         self._specs: dict[int, dict[str, spiff.ProcessSpecs]] = {}
         self._forms: dict[tuple[int, str], FormValidator] = {}
+        self._versions: dict[int, int] = {}
 
     def create_schema(self) -> None:
         db.upgrade(self.sql)
@@ -261,7 +262,7 @@ class Engine(InstanceMigration):
             session.flush()
             audit(session, now, actor.id, "instance_started", instance=row, data_after=dict(data))
             wf = spiff.Instance.start(specs, data, self._service_call(session, row))
-            self._save(session, row, wf, actor)
+            self._save(session, row, wf, actor, new=True)
             return self._instance_view(session, row, wf)
 
     def instance(self, instance_id: int) -> InstanceView:
@@ -320,7 +321,15 @@ class Engine(InstanceMigration):
         specs = self._process_specs(session, row.deployment_id)[row.process_id]
         return spiff.Instance.restore(row.state, specs, self._service_call(session, row))
 
-    def _save(self, session: Session, row: Instance, wf: spiff.Instance, actor: Actor) -> None:
+    def _save(
+        self,
+        session: Session,
+        row: Instance,
+        wf: spiff.Instance,
+        actor: Actor,
+        *,
+        new: bool = False,
+    ) -> None:
         now = self.clock.now()
         row.state = wf.dump()
         row.updated_at = now
@@ -329,7 +338,7 @@ class Engine(InstanceMigration):
             row.completed_at = now
             audit(session, now, actor.id, "instance_completed", instance=row)
         with session.no_autoflush:  # one flush, so inserts of a table go out as one batch
-            sync_read_models(session, row, wf, actor, now)
+            sync_read_models(session, row, wf, actor, now, new=new)
         session.flush()
 
     def _instance_view(self, session: Session, row: Instance, wf: spiff.Instance) -> InstanceView:
@@ -339,9 +348,11 @@ class Engine(InstanceMigration):
         timers = session.scalars(
             select(Timer).where(Timer.instance_id == row.id).order_by(Timer.due_at)
         )
-        version = session.scalar(
-            select(Deployment.version).where(Deployment.id == row.deployment_id)
-        )
+        version = self._versions.get(row.deployment_id)
+        if version is None:  # a deployment's version never changes: read it once
+            version = self._versions[row.deployment_id] = session.scalar(
+                select(Deployment.version).where(Deployment.id == row.deployment_id)
+            )
         return InstanceView(
             id=row.id,
             process_id=row.process_id,
