@@ -421,7 +421,7 @@ class Engine(InstanceMigration):
         """Served from the read model alone, never by loading workflows, by due date (tasks
         without one last). `attributes` are exact matches on the configured task attributes;
         `q` is a case-insensitive substring of the business key or a searchable attribute."""
-        from .readmodels import TaskFilter, task_page
+        from .task_query import TaskFilter, task_page
 
         where = TaskFilter(
             actor=actor,
@@ -459,7 +459,7 @@ class Engine(InstanceMigration):
         q: str | None = None,
     ) -> int:
         """How many tasks `tasks` lists with the same filters over all its pages."""
-        from .readmodels import TaskFilter, task_count
+        from .task_query import TaskFilter, task_count
 
         where = TaskFilter(
             actor=actor,
