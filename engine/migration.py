@@ -11,10 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import spiff
+from .audit_trail import audit
 from .contracts import Actor
 from .errors import InvalidData, NotFound
 from .models import Deployment, Instance
-from .readmodels import audit
 
 if TYPE_CHECKING:
     from .service import Engine

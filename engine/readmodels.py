@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
 from . import spiff
+from .audit_trail import audit
 from .contracts import Actor, TaskView, TimerView
 from .errors import WorkflowFailed
-from .models import AuditEvent, HumanTask, HumanTaskAttribute, HumanTaskGroup, Instance, Timer
+from .models import HumanTask, HumanTaskAttribute, HumanTaskGroup, Instance, Timer
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _ATTRIBUTE_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
@@ -105,45 +106,12 @@ def search_key(text: str) -> str:
     return text.casefold()
 
 
-def audit(
-    session: Session,
-    at: datetime,
-    actor: str,
-    event: str,
-    *,
-    instance: Instance | None = None,
-    instance_id: int | None = None,
-    business_key: str | None = None,
-    task: HumanTask | None = None,
-    task_id: str | None = None,
-    element_id: str | None = None,
-    data_before: dict[str, Any] | None = None,
-    data_after: dict[str, Any] | None = None,
-    reason: str | None = None,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    """Append one audit row; rows are never updated or deleted."""
-    if instance is not None:
-        instance_id, business_key = instance.id, instance.business_key
-    if task is not None:
-        instance_id = instance_id or task.instance_id
-        business_key = business_key or task.business_key
-        task_id, element_id = task.id, task.element_id
-    session.add(
-        AuditEvent(
-            at=at,
-            actor=actor,
-            event=event,
-            instance_id=instance_id,
-            business_key=business_key,
-            task_id=task_id,
-            element_id=element_id,
-            data_before=data_before,
-            data_after=data_after,
-            reason=reason,
-            detail=detail,
-        )
-    )
+@dataclass(frozen=True)
+class Created:
+    """The rows a sync added: a new instance's view is built from them, not read back."""
+
+    tasks: list[TaskView]
+    timers: list[Timer]
 
 
 def sync_read_models(
@@ -154,72 +122,118 @@ def sync_read_models(
     now: datetime,
     *,
     new: bool = False,
-) -> None:
+) -> Created:
     """Tasks and timers rows in step with the workflow. `new`: the instance was inserted in
     this transaction, so it has no rows yet and reading them back would only cost round trips."""
-    _sync_tasks(session, row, wf, actor, now, new)
-    _sync_timers(session, row, wf, now, new)
+    tasks = _sync_tasks(session, row, wf, actor, now, new)
+    return Created(tasks, _sync_timers(session, row, wf, now, new))
 
 
 def _sync_tasks(
     session: Session, row: Instance, wf: spiff.Instance, actor: Actor, now: datetime, new: bool
-) -> None:
-    known = (
-        {}
-        if new
-        else {
-            t.id: t
-            for t in session.scalars(select(HumanTask).where(HumanTask.instance_id == row.id))
-        }
-    )
+) -> list[TaskView]:
     ready = {t.id: t for t in wf.ready_user_tasks()}
+    known = {} if new else _open_or_ready(session, row.id, ready)
     for task_id, task_row in known.items():
         if task_row.status == "open" and task_id not in ready:
             task_row.status = "cancelled"
             task_row.completed_at = now
             audit(session, now, actor.id, "task_cancelled", task=task_row)
     config: TaskAttributes = session.info.get(TaskAttributes.SESSION_KEY) or NO_ATTRIBUTES
-    for task_id, task in ready.items():
-        if task_id in known:
-            continue
-        values = config.values(task.data)
-        task_row = HumanTask(
-            id=task_id,
-            instance_id=row.id,
-            process_id=row.process_id,
-            business_key=row.business_key,
-            element_id=task.info.element_id,
-            name=task.info.name,
-            form_key=task.info.form_key,
-            candidate_groups=resolve_groups(task),
-            assignee=None,
-            status="open",
-            created_at=now,
-            due_at=_due_at(task),
-            attributes=values,
-            search_text=config.search_text(row.business_key, values),
-            tags=config.tags(values),
+    created = [
+        _new_task(row, task, config, now) for task_id, task in ready.items() if task_id not in known
+    ]
+    if created:
+        _insert_tasks(session, created)
+    for values in created:
+        audit(
+            session,
+            now,
+            actor.id,
+            "task_ready",
+            instance=row,
+            task_id=values["id"],
+            element_id=values["element_id"],
         )
-        session.add(task_row)
-        session.add_all(
-            HumanTaskGroup(
-                task_id=task_id,
-                group=g,
-                status=task_row.status,
-                due_at=task_row.due_at,
-                created_at=task_row.created_at,
-                element_id=task_row.element_id,
-                process_id=task_row.process_id,
-                search_text=task_row.search_text,
-                tags=task_row.tags,
-            )
-            for g in set(task_row.candidate_groups)
-        )
-        session.add_all(
-            HumanTaskAttribute(task_id=task_id, name=name, value=value, status="open")
-            for name, value in values.items()
-        )
-        audit(session, now, actor.id, "task_ready", task=task_row)
+    return [_created_view(values) for values in created]
+
+
+def _open_or_ready(
+    session: Session, instance_id: int, ready: Mapping[str, spiff.ReadyTask]
+) -> dict[str, HumanTask]:
+    """The instance's task rows a sync can change or must not add again: those still open and
+    those of ready tasks; finished ones, however many, stay unread."""
+    query = select(HumanTask).where(
+        HumanTask.instance_id == instance_id,
+        or_(HumanTask.status == "open", HumanTask.id.in_(list(ready))),
+    )
+    return {t.id: t for t in session.scalars(query)}
+
+
+def _new_task(
+    row: Instance, task: spiff.ReadyTask, config: TaskAttributes, now: datetime
+) -> dict[str, Any]:
+    values = config.values(task.data)
+    return {
+        "id": task.id,
+        "instance_id": row.id,
+        "process_id": row.process_id,
+        "business_key": row.business_key,
+        "element_id": task.info.element_id,
+        "name": task.info.name,
+        "form_key": task.info.form_key,
+        "candidate_groups": resolve_groups(task),
+        "assignee": None,
+        "status": "open",
+        "created_at": now,
+        "due_at": _due_at(task),
+        "attributes": values,
+        "search_text": config.search_text(row.business_key, values),
+        "tags": config.tags(values),
+    }
+
+
+def _insert_tasks(session: Session, tasks: list[dict[str, Any]]) -> None:
+    """New task rows with their group and attribute index rows: a multi-row insert per table,
+    without the unit of work's bookkeeping for rows this transaction never touches again."""
+    copied = ("status", "due_at", "created_at", "element_id", "process_id", "search_text", "tags")
+    groups = [
+        {"task_id": t["id"], "group": g, **{c: t[c] for c in copied}}
+        for t in tasks
+        for g in dict.fromkeys(t["candidate_groups"])
+    ]
+    attributes = [
+        {"task_id": t["id"], "name": name, "value": value, "status": t["status"]}
+        for t in tasks
+        for name, value in t["attributes"].items()
+    ]
+    connection = session.connection()
+    connection.execute(insert(HumanTask.__table__), tasks)
+    for table, rows in ((HumanTaskGroup, groups), (HumanTaskAttribute, attributes)):
+        if rows:
+            connection.execute(insert(table.__table__), rows)
+
+
+def _created_view(values: Mapping[str, Any]) -> TaskView:
+    return TaskView(
+        id=values["id"],
+        instance_id=values["instance_id"],
+        process_id=values["process_id"],
+        business_key=values["business_key"],
+        element_id=values["element_id"],
+        name=values["name"],
+        form_key=values["form_key"],
+        candidate_groups=list(values["candidate_groups"]),
+        assignee=None,
+        status=values["status"],
+        created_at=values["created_at"],
+        due_at=values["due_at"],
+        completed_at=None,
+        completed_by=None,
+        attributes=dict(values["attributes"]),
+        owner=None,
+        delegation=None,
+    )
 
 
 NO_ATTRIBUTES = TaskAttributes({})
@@ -258,7 +272,7 @@ def _due_at(task: spiff.ReadyTask) -> datetime | None:
 
 def _sync_timers(
     session: Session, row: Instance, wf: spiff.Instance, now: datetime, new: bool
-) -> None:
+) -> list[Timer]:
     # An incident stays the admins' until retried or skipped, but it ends with its task.
     pending = (
         {}
@@ -291,22 +305,23 @@ def _sync_timers(
             element_id=timer.element_id,
             detail={"due_at": timer.due_at.isoformat()},
         )
+    created = []
     for task_id, waiting_timer in waiting.items():
         if task_id in pending:
             if pending[task_id].status == "pending":
                 _follow_cycle(session, row, pending[task_id], waiting_timer.due_at, now)
             continue
-        session.add(
-            Timer(
-                instance_id=row.id,
-                task_id=task_id,
-                element_id=waiting_timer.element_id,
-                due_at=waiting_timer.due_at,
-                fire_at=waiting_timer.due_at,
-                status="pending",
-                attempts=0,
-            )
+        timer = Timer(
+            instance_id=row.id,
+            task_id=task_id,
+            element_id=waiting_timer.element_id,
+            due_at=waiting_timer.due_at,
+            fire_at=waiting_timer.due_at,
+            status="pending",
+            attempts=0,
         )
+        session.add(timer)
+        created.append(timer)
         audit(
             session,
             now,
@@ -316,6 +331,7 @@ def _sync_timers(
             element_id=waiting_timer.element_id,
             detail={"due_at": waiting_timer.due_at.isoformat()},
         )
+    return created
 
 
 def _follow_cycle(

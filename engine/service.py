@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import audit_query, db, spiff
+from .audit_trail import audit, keep_in_transaction
 from .bundle import check_bundle, content_hash
 from .clock import Clock, SystemClock
 from .contracts import (
@@ -35,7 +36,7 @@ from .contracts import (
 from .errors import Conflict, EngineError, Forbidden, InvalidData, NotFound
 from .migration import InstanceMigration
 from .models import AuditEvent, Deployment, DeploymentFile, HumanTask, Instance, Timer
-from .readmodels import audit, sync_read_models, task_view, timer_view
+from .readmodels import Created, sync_read_models, task_view, timer_view
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class Engine(InstanceMigration):
             expire_on_commit=False,
             info={TaskAttributes.SESSION_KEY: self.task_attributes},
         )
+        keep_in_transaction(self._sessions)
         self.handlers: dict[str, Handler] = dict(handlers or {})
         self._compile_form = compile_form
         self.clock = clock or SystemClock()
@@ -262,8 +264,8 @@ class Engine(InstanceMigration):
             session.flush()
             audit(session, now, actor.id, "instance_started", instance=row, data_after=dict(data))
             wf = spiff.Instance.start(specs, data, self._service_call(session, row))
-            self._save(session, row, wf, actor, new=True)
-            return self._instance_view(session, row, wf)
+            created = self._save(session, row, wf, actor, new=True)
+            return self._instance_view(session, row, wf, created)
 
     def instance(self, instance_id: int) -> InstanceView:
         with self._transaction() as session:
@@ -329,7 +331,7 @@ class Engine(InstanceMigration):
         actor: Actor,
         *,
         new: bool = False,
-    ) -> None:
+    ) -> Created:
         now = self.clock.now()
         row.state = wf.dump()
         row.updated_at = now
@@ -338,16 +340,34 @@ class Engine(InstanceMigration):
             row.completed_at = now
             audit(session, now, actor.id, "instance_completed", instance=row)
         with session.no_autoflush:  # one flush, so inserts of a table go out as one batch
-            sync_read_models(session, row, wf, actor, now, new=new)
+            created = sync_read_models(session, row, wf, actor, now, new=new)
         session.flush()
+        return created
 
-    def _instance_view(self, session: Session, row: Instance, wf: spiff.Instance) -> InstanceView:
-        tasks = session.scalars(
-            select(HumanTask).where(HumanTask.instance_id == row.id).order_by(HumanTask.created_at)
-        )
-        timers = session.scalars(
-            select(Timer).where(Timer.instance_id == row.id).order_by(Timer.due_at)
-        )
+    def _instance_view(
+        self,
+        session: Session,
+        row: Instance,
+        wf: spiff.Instance,
+        created: Created | None = None,
+    ) -> InstanceView:
+        """`created`: the instance is new, and these are all its task and timer rows."""
+        if created is None:
+            tasks = [
+                task_view(t)
+                for t in session.scalars(
+                    select(HumanTask)
+                    .where(HumanTask.instance_id == row.id)
+                    .order_by(HumanTask.created_at)
+                )
+            ]
+            timers = list(
+                session.scalars(
+                    select(Timer).where(Timer.instance_id == row.id).order_by(Timer.due_at)
+                )
+            )
+        else:
+            tasks, timers = created.tasks, sorted(created.timers, key=lambda t: t.due_at)
         version = self._versions.get(row.deployment_id)
         if version is None:  # a deployment's version never changes: read it once
             version = self._versions[row.deployment_id] = session.scalar(
@@ -363,7 +383,7 @@ class Engine(InstanceMigration):
             updated_at=row.updated_at,
             completed_at=row.completed_at,
             data=wf.latest_data(),
-            tasks=[task_view(t) for t in tasks],
+            tasks=tasks,
             timers=[timer_view(t) for t in timers],
             completed_elements=wf.completed_elements(),
         )
