@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import bindparam, insert, or_, select
 from sqlalchemy.orm import Session
 
 from . import spiff
@@ -163,11 +163,8 @@ def _open_or_ready(
 ) -> dict[str, HumanTask]:
     """The instance's task rows a sync can change or must not add again: those still open and
     those of ready tasks; finished ones, however many, stay unread."""
-    query = select(HumanTask).where(
-        HumanTask.instance_id == instance_id,
-        or_(HumanTask.status == "open", HumanTask.id.in_(list(ready))),
-    )
-    return {t.id: t for t in session.scalars(query)}
+    found = session.scalars(_OPEN_OR_READY, {"instance_id": instance_id, "ready": list(ready)})
+    return {t.id: t for t in found}
 
 
 def _new_task(
@@ -238,6 +235,15 @@ def _created_view(values: Mapping[str, Any]) -> TaskView:
 
 NO_ATTRIBUTES = TaskAttributes({})
 
+# The sync's two reads, built once: they run on every step of every instance.
+_OPEN_OR_READY = select(HumanTask).where(
+    HumanTask.instance_id == bindparam("instance_id"),
+    or_(HumanTask.status == "open", HumanTask.id.in_(bindparam("ready", expanding=True))),
+)
+_PENDING_TIMERS = select(Timer).where(
+    Timer.instance_id == bindparam("instance_id"), Timer.status.in_(("pending", "incident"))
+)
+
 
 def resolve_groups(task: spiff.ReadyTask) -> list[str]:
     """Candidate groups may name task data, as `bureau:{region_code}` or `{co_unit}`, so one
@@ -277,14 +283,7 @@ def _sync_timers(
     pending = (
         {}
         if new
-        else {
-            t.task_id: t
-            for t in session.scalars(
-                select(Timer).where(
-                    Timer.instance_id == row.id, Timer.status.in_(("pending", "incident"))
-                )
-            )
-        }
+        else {t.task_id: t for t in session.scalars(_PENDING_TIMERS, {"instance_id": row.id})}
     )
     waiting = {t.task_id: t for t in wf.waiting_timers()}
     for task_id, timer in pending.items():

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine as SqlEngine
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -39,6 +39,17 @@ from .models import AuditEvent, Deployment, DeploymentFile, HumanTask, Instance,
 from .readmodels import Created, sync_read_models, task_view, timer_view
 
 log = logging.getLogger(__name__)
+
+_TASK_WITH_INSTANCE = (
+    select(HumanTask, Instance)
+    .join(Instance, Instance.id == HumanTask.instance_id)
+    .where(HumanTask.id == bindparam("task_id"))
+)
+_TIMER_WITH_INSTANCE = (
+    select(Timer, Instance)
+    .join(Instance, Instance.id == Timer.instance_id)
+    .where(Timer.id == bindparam("timer_id"))
+)
 
 CLAIM_TTL = timedelta(seconds=60)
 MAX_TIMER_ATTEMPTS = 5
@@ -509,10 +520,9 @@ class Engine(InstanceMigration):
     def task_data(self, task_id: str, actor: Actor) -> dict[str, Any]:
         """The data the task sees: the context a person needs beside the form."""
         with self._transaction() as session:
-            row = self._task_row(session, task_id)
+            row, instance = self._task_and_instance(session, task_id)
             if not _may_see(actor, row):
                 raise Forbidden("this task belongs to other groups")
-            instance = self._instance_row(session, row.instance_id)
             return self._restore(session, instance).task_data(task_id)
 
     def record_access(self, actor: Actor, task_id: str, event: str) -> None:
@@ -581,7 +591,7 @@ class Engine(InstanceMigration):
         if not delegate or delegate == actor.id:
             raise InvalidData("delegate to someone else", {"user": ["another user"]})
         with self._transaction() as session:
-            row = self._task_row(session, task_id)
+            row, instance = self._task_and_instance(session, task_id)
             _require_open(row)
             if row.delegation == "pending":
                 raise Conflict(f"the task is already delegated to {row.assignee}")
@@ -609,11 +619,10 @@ class Engine(InstanceMigration):
         if not isinstance(data, Mapping):
             raise InvalidData("task data must be an object", {"data": ["must be an object"]})
         with self._transaction() as session:
-            row = self._task_row(session, task_id)
+            row, instance = self._task_and_instance(session, task_id)
             _require_open(row)
             if row.delegation != "pending" or row.assignee != actor.id:
                 raise Forbidden("only the delegate of a delegated task can resolve it")
-            instance = self._instance_row(session, row.instance_id)
             clean = self._validated(session, instance, row, data)
             wf = self._restore(session, instance)
             before = {k: wf.task_value(task_id, k) for k in clean}
@@ -670,7 +679,7 @@ class Engine(InstanceMigration):
             raise InvalidData("task data must be an object", {"data": ["must be an object"]})
         where = {"task_id": task_id}
         with self._failures_audited(actor, "task_failed", where), self._transaction() as session:
-            row = self._task_row(session, task_id)
+            row, instance = self._task_and_instance(session, task_id)
             _require_open(row)
             if row.delegation == "pending":
                 raise Forbidden(
@@ -678,7 +687,6 @@ class Engine(InstanceMigration):
                 )
             if not actor.may_work_on(row.candidate_groups, row.assignee):
                 raise Forbidden("this task is not yours to complete")
-            instance = self._instance_row(session, row.instance_id)
             where["instance_id"] = instance.id
             clean = self._validated(session, instance, row, data)
             now = self.clock.now()
@@ -703,6 +711,13 @@ class Engine(InstanceMigration):
             wf.complete(task_id, clean)
             self._save(session, instance, wf, actor)
             return task_view(row)
+
+    def _task_and_instance(self, session: Session, task_id: str) -> tuple[HumanTask, Instance]:
+        """Both rows in one round trip, for the operations that go on to the workflow."""
+        found = session.execute(_TASK_WITH_INSTANCE, {"task_id": task_id}).one_or_none()
+        if found is None:
+            raise NotFound(f"task {task_id} not found")
+        return found.HumanTask, found.Instance
 
     def _task_row(self, session: Session, task_id: str) -> HumanTask:
         row = session.get(HumanTask, task_id)
@@ -783,17 +798,19 @@ class Engine(InstanceMigration):
         actor = Actor.system_actor("timer")
         try:
             with self._transaction() as session:
-                timer = session.get(Timer, timer_id, with_for_update=self._lock_rows())
-                if timer is None or timer.status != "pending":
+                query = _TIMER_WITH_INSTANCE
+                if self._lock_rows():
+                    query = query.with_for_update(of=Timer)
+                found = session.execute(query, {"timer_id": timer_id}).one_or_none()
+                if found is None:
                     return False
-                if timer.claimed_by != self.worker_id:
+                timer, row = found.Timer, found.Instance
+                if timer.status != "pending" or timer.claimed_by != self.worker_id:
                     return False
                 due_before = timer.due_at
-                row = self._instance_row(session, timer.instance_id)
                 wf = self._restore(session, row)
                 wf.advance()
-                self._save(session, row, wf, actor)
-                session.refresh(timer)
+                self._save(session, row, wf, actor)  # moves `timer` on: fired, cycled or still due
                 cycled = timer.status == "pending" and timer.due_at != due_before
                 if timer.status == "pending" and not cycled:  # not due for SpiffWorkflow yet
                     timer.claimed_by = None
