@@ -144,7 +144,9 @@ def _worker(_args: argparse.Namespace, settings: Settings) -> int:
     from .worker import run_forever
 
     engine = build_engine(settings)
-    run_forever(engine, settings.timer_interval_seconds, settings.timer_batch)
+    run_forever(
+        engine, settings.timer_interval_seconds, settings.timer_batch, settings.timer_threads
+    )
     return 0
 
 

@@ -34,6 +34,8 @@ class Settings:
     public_rate_limit: str
     timer_interval_seconds: float
     timer_batch: int
+    # COMPLAINTS_TIMER_THREADS: timers fired side by side by one worker; unset: by database.
+    timer_threads: int | None = None
     # Open311 API keys (COMPLAINTS_OPEN311_KEYS, comma-separated); none means POST is refused.
     open311_keys: frozenset[str] = field(default=frozenset(), repr=False)
     # Changing these applies to tasks that become ready afterwards; existing rows keep theirs.
@@ -64,6 +66,9 @@ class Settings:
             public_rate_limit=env.get("COMPLAINTS_PUBLIC_RATE_LIMIT", "30/minute"),
             timer_interval_seconds=float(env.get("COMPLAINTS_TIMER_INTERVAL", "0.25")),
             timer_batch=int(env.get("COMPLAINTS_TIMER_BATCH", "200")),
+            timer_threads=int(env["COMPLAINTS_TIMER_THREADS"])
+            if env.get("COMPLAINTS_TIMER_THREADS")
+            else None,
             open311_keys=parse_keys(env.get("COMPLAINTS_OPEN311_KEYS", "")),
             identity_groups=parse_keys(env.get("COMPLAINTS_IDENTITY_GROUPS", IDENTITY_GROUPS)),
         )

@@ -774,10 +774,16 @@ class Engine(InstanceMigration):
 
     def claim_due_timers(self, limit: int = 100) -> list[int]:
         """Mark due rows as ours until the claim expires, so a crashed worker's claims return."""
+        return [timer_id for group in self.claim_due_timer_groups(limit) for timer_id in group]
+
+    def claim_due_timer_groups(self, limit: int = 100) -> list[list[int]]:
+        """Claim as `claim_due_timers` does, grouped by instance in due order: timers of one
+        instance must fire one after another (each saves the same workflow), while groups of
+        different instances may fire side by side."""
         now = self.clock.now()
         with self._transaction() as session:
             query = (
-                select(Timer.id)
+                select(Timer.id, Timer.instance_id)
                 .where(Timer.status == "pending", Timer.fire_at < now)
                 .where((Timer.claim_expires_at.is_(None)) | (Timer.claim_expires_at < now))
                 .order_by(Timer.fire_at)
@@ -785,14 +791,16 @@ class Engine(InstanceMigration):
             )
             if self.sql.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
-            ids = list(session.scalars(query))
-            if ids:
+            groups: dict[int, list[int]] = {}
+            for timer_id, instance_id in session.execute(query):
+                groups.setdefault(instance_id, []).append(timer_id)
+            if groups:
                 session.execute(
                     update(Timer)
-                    .where(Timer.id.in_(ids))
+                    .where(Timer.id.in_([t for group in groups.values() for t in group]))
                     .values(claimed_by=self.worker_id, claim_expires_at=now + self.claim_ttl)
                 )
-            return ids
+            return list(groups.values())
 
     def fire_claimed_timer(self, timer_id: int) -> bool:
         actor = Actor.system_actor("timer")

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from api.composition import bundle_files
-from api.worker import fire_until_idle
+from api.worker import default_threads, fire_until_idle
 from engine import Engine
 from engine.models import AuditEvent, Timer
 from tests.conftest import ADMIN, DEMO_PROCESSES, INTAKE, Calls, new_engine
@@ -117,3 +117,25 @@ def test_a_killed_workers_timers_fire_after_claim_expiry(pg_url, calls, clock) -
     assert survivor.fire_due_timers() == 5
     assert calls.names() == ["remind"] * 5
     survivor.close()
+
+
+def test_one_worker_with_threads_fires_an_instances_timers_in_order(pg_url, calls, clock) -> None:
+    """Both timers of each instance are due: the reminder, then the timeout that ends it. The
+    threads take instances side by side, never two timers of one instance at once."""
+    engine = deployed(pg_url, calls, clock)
+    instances = [engine.start("engine_demo", START_DATA, f"C-{n}", INTAKE).id for n in range(30)]
+    clock.advance(days=2, minutes=1)
+
+    threads = default_threads(engine)
+    assert threads > 1
+    assert fire_until_idle(engine, 200, threads) == 60
+    assert Counter(name for name, _, _ in calls.seen) == {"remind": 30}
+    assert {engine.instance(i).status for i in instances} == {"completed"}
+    with engine.sql.connect() as connection:
+        outcomes = connection.execute(
+            select(Timer.status, Timer.attempts, func.count()).group_by(
+                Timer.status, Timer.attempts
+            )
+        ).all()
+    assert sorted(outcomes) == [("fired", 0, 60)]
+    engine.close()
