@@ -14,7 +14,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 from .models import AuditEvent, HumanTask, Instance
 
 PENDING = "engine.pending_audit"  # the events not yet written, in `Session.info`
-AUDIT_EVENTS = AuditEvent.__table__
+_INSERT = insert(AuditEvent.__table__)  # built once: every operation writes the trail
 
 
 def audit(
@@ -62,7 +62,7 @@ def write_pending(session: Session) -> None:
     """Insert the gathered events, all in one statement."""
     rows = session.info.pop(PENDING, None)
     if rows:
-        session.connection().execute(insert(AUDIT_EVENTS), rows)
+        session.connection().execute(_INSERT, rows)
 
 
 def keep_in_transaction(sessions: sessionmaker) -> None:

@@ -205,10 +205,10 @@ def _insert_tasks(session: Session, tasks: list[dict[str, Any]]) -> None:
         for name, value in t["attributes"].items()
     ]
     connection = session.connection()
-    connection.execute(insert(HumanTask.__table__), tasks)
-    for table, rows in ((HumanTaskGroup, groups), (HumanTaskAttribute, attributes)):
+    connection.execute(_INSERT_TASKS, tasks)
+    for statement, rows in ((_INSERT_GROUPS, groups), (_INSERT_ATTRIBUTES, attributes)):
         if rows:
-            connection.execute(insert(table.__table__), rows)
+            connection.execute(statement, rows)
 
 
 def _created_view(values: Mapping[str, Any]) -> TaskView:
@@ -235,7 +235,10 @@ def _created_view(values: Mapping[str, Any]) -> TaskView:
 
 NO_ATTRIBUTES = TaskAttributes({})
 
-# The sync's two reads, built once: they run on every step of every instance.
+# The sync's statements, built once: they run on every step of every instance.
+_INSERT_TASKS = insert(HumanTask.__table__)
+_INSERT_GROUPS = insert(HumanTaskGroup.__table__)
+_INSERT_ATTRIBUTES = insert(HumanTaskAttribute.__table__)
 _OPEN_OR_READY = select(HumanTask).where(
     HumanTask.instance_id == bindparam("instance_id"),
     or_(HumanTask.status == "open", HumanTask.id.in_(bindparam("ready", expanding=True))),
