@@ -1,6 +1,7 @@
 """Tables the handlers own: the complaint read model, complainant identities (kept apart for
-confidentiality), the notice outbox, referrals, monthly disclosures and numbering counters.
-Created by migration 0002; this metadata is the handlers' own, not the engine's."""
+confidentiality), the notice outbox, referrals, monthly disclosures, numbering counters and the
+statistics' monthly aggregate. Created by migrations 0002 and 0011; this metadata is the
+handlers' own, not the engine's."""
 
 from __future__ import annotations
 
@@ -172,3 +173,40 @@ class Counter(Base):
     name: Mapped[str] = mapped_column(String(50), primary_key=True)
     period: Mapped[str] = mapped_column(String(20), primary_key=True)
     value: Mapped[int] = mapped_column(Integer)
+
+
+class StatsCell(Base):
+    """The complaints summed per area ('' for all, else a region code's first 2 or 4 digits:
+    province, city), Beijing month of receipt, category, channel and one value of one dimension
+    (`dim`: track, status, satisfaction, region, closed month, days-to-close week, notice kind,
+    review and re-review outcome; NULL stored as ''), so that the statistics add monthly rows
+    instead of reading every complaint. Triggers of migration 0011 keep it equal to
+    `complaints`, `notices` and `audit_events` in the writing transaction, whatever statement
+    writes them; nothing writes it otherwise."""
+
+    __tablename__ = "stats_cells"
+
+    area: Mapped[str] = mapped_column(String(6), primary_key=True)
+    dim: Mapped[str] = mapped_column(String(12), primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    category: Mapped[str] = mapped_column(String(20), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    received: Mapped[int] = mapped_column(Integer)
+    repeats: Mapped[int] = mapped_column(Integer)
+    closed: Mapped[int] = mapped_column(Integer)
+    with_deadline: Mapped[int] = mapped_column(Integer)
+    on_time: Mapped[int] = mapped_column(Integer)
+    open_deadline: Mapped[int] = mapped_column(Integer)
+    days_sum: Mapped[float] = mapped_column(Float)
+
+
+class StatsRespondent(Base):
+    """Complaints per respondent key (NULL and '' left out), for ranking the most
+    complained-about bodies without grouping every complaint; kept by the triggers of
+    migration 0011 like `stats_cells`."""
+
+    __tablename__ = "stats_respondents"
+
+    respondent_key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    received: Mapped[int] = mapped_column(Integer)

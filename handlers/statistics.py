@@ -18,21 +18,32 @@ Definitions (the same on SQLite and PostgreSQL, and repeated in every answer):
 - Satisfaction rate: satisfied or basically satisfied among the evaluated.
 - Repeat rate: complaints with repeat_of among all.
 - Months are Beijing calendar months.
+
+Where the figures come from: the additive ones (counts and sums per breakdown, regions, the
+monthly series, the weeks of days to close, review notices and outcomes) from `stats_cells`, the
+complaints summed per area, Beijing month, category and channel (migration 0011), for the whole
+months of the window; the partial months at its ends, and a county's complaints (areas stop at
+cities), from the complaints themselves. Then narrow indexes: the two neighbours of the
+percentile inside its week, the open complaints not yet due, and the leading respondents of
+`stats_respondents` counted in the population.
 """
 
 from __future__ import annotations
 
 import zlib
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Integer,
     String,
     and_,
     case,
+    cast,
     column,
     func,
     literal,
@@ -45,12 +56,22 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from .models import Complaint, Disclosure, JsonType, Notice, UtcDateTime
+from .models import (
+    Complaint,
+    Disclosure,
+    JsonType,
+    Notice,
+    StatsCell,
+    StatsRespondent,
+    UtcDateTime,
+)
 from .times import CHINA
 
 COMPLAINTS = Complaint.__table__
 NOTICES = Notice.__table__
 DISCLOSURES = Disclosure.__table__
+STATS_CELLS = StatsCell.__table__
+STATS_RESPONDENTS = StatsRespondent.__table__
 
 # Engine tables, by name: only the columns read here.
 AUDIT_EVENTS = table(
@@ -75,6 +96,12 @@ SATISFIED = ("satisfied", "basically_satisfied")
 REVIEW_NOTICE_KINDS = ("opinion", "review_opinion", "re_review_opinion")
 REVIEW_TASKS = {"review": "review_outcome", "re_review": "re_review_outcome"}
 TOP_RESPONDENTS = 20
+# Respondents counted in the population per statement while ranking them.
+CANDIDATES = 100
+# The longest region prefix `stats_cells` keeps rows for (a city), and its measures.
+MAX_AREA = 4
+CELL_MEASURES = ("received", "repeats", "closed", "days_sum", "with_deadline", "on_time",
+                 "open_deadline")  # fmt: skip
 PERCENTILE = 0.9
 # The monthly disclosure diagram (processes/periodic_disclosure.bpmn) records the month before
 # its run and asks petition_office to approve it in this user task.
@@ -149,12 +176,16 @@ class Filters:
         }
 
 
-def cohort_conditions(filters: Filters) -> list[ColumnElement]:
-    """WHERE terms on `complaints` for the population. A region prefix is a range of six-digit
-    codes ('4201' -> '420100'..'420199'), which every collation orders the same and a b-tree
-    index serves, unlike LIKE on PostgreSQL without text_pattern_ops."""
+Window = tuple[datetime | None, datetime | None]
+
+
+def cohort_conditions(filters: Filters, window: Window | None = None) -> list[ColumnElement]:
+    """WHERE terms on `complaints` for the population, or for its part received in `window`
+    (a part of the filters' window). A region prefix is a range of six-digit codes ('4201' ->
+    '420100'..'420199'), which every collation orders the same and a b-tree index serves,
+    unlike LIKE on PostgreSQL without text_pattern_ops."""
     c = COMPLAINTS.c
-    start, end = filters.window()
+    start, end = window or filters.window()
     terms: list[ColumnElement] = []
     if start is not None:
         terms.append(c.created_at >= start)
@@ -188,6 +219,23 @@ def days_to_close(dialect: str) -> ColumnElement:
     return func.julianday(c.closed_at) - func.julianday(c.created_at)
 
 
+def beijing_month(dialect: str, moment: ColumnElement) -> ColumnElement:
+    """'YYYY-MM' of the Beijing month of `moment`, as migration 0011's triggers write it."""
+    if dialect == "postgresql":
+        local = func.timezone("UTC", moment) + literal_column("interval '8 hours'")
+        return func.to_char(local, "YYYY-MM")
+    return func.strftime("%Y-%m", moment, "+8 hours")
+
+
+def week_to_close(dialect: str) -> ColumnElement:
+    """Whole weeks of days to close, -1 for a negative duration: the `days` dimension of
+    `stats_cells`, as migration 0011's triggers compute it."""
+    days = days_to_close(dialect)
+    whole = func.trunc(days) if dialect == "postgresql" else days
+    weeks = cast(whole, Integer).op("/")(literal_column("7"))
+    return case((days < literal_column("0"), literal_column("-1")), else_=weeks)
+
+
 def _tune(connection: Connection) -> None:
     """PostgreSQL: no JIT (compiling these expressions took longer than running them: 0.6 s
     of a 1M-row query) and room for the hash tables, for this transaction only."""
@@ -203,18 +251,19 @@ def statistics(connection: Connection, filters: Filters, now: datetime) -> dict[
     """Every figure of GET /api/stats for the population `filters` selects, as JSON values."""
     _tune(connection)
     where = cohort_conditions(filters)
-    groups = _cells(connection, where, now)
-    total = groups.pop(("total", None))
+    sums = additive_figures(connection, filters, now)
+    groups = dict(sums.cells)
+    total = groups.pop(("total", None), None) or _numbers({})
     population = total["count"]
     closed = total["closed"]
-    p90 = _percentile_days(connection, where, closed, PERCENTILE)
+    p90 = _percentile_days(connection, where, sums.weeks, PERCENTILE)
 
     breakdowns = {name: _breakdown(groups, name, population) for name in CELL_DIMENSIONS}
-    breakdowns["region"] = _regions(connection, where, population)
+    breakdowns["region"] = _regions(sums.regions, population)
     satisfaction = breakdowns.pop("satisfaction")
     evaluated = sum(row["count"] for row in satisfaction if row["key"] is not None)
     satisfied = sum(row["count"] for row in satisfaction if row["key"] in SATISFIED)
-    reviews = _reviews(connection, where)
+    reviews = _reviews(sums)
     reviews["in_review_now"] = next(
         (row["count"] for row in breakdowns["status"] if row["key"] == "in_review"), 0
     )
@@ -256,7 +305,7 @@ def statistics(connection: Connection, filters: Filters, now: datetime) -> dict[
         ],
         "top_respondents": _top_respondents(connection, where, population),
         "reviews": reviews,
-        "monthly": _monthly(connection, filters, where),
+        "monthly": _monthly(sums),
     }
 
 
@@ -272,6 +321,180 @@ def _round(value: float | None) -> float | None:
 
 
 MEASURES = ("count", "repeats", "closed", "days_sum", "with_deadline", "on_time", "overdue_now")
+
+
+@dataclass
+class Sums:
+    """The figures of a population that add up over its parts: the measures per breakdown cell
+    ((dimension, key), ("total", None) for all), complaints per region code, received and closed
+    per Beijing month ('YYYY-MM'), closed per week of days to close, complaints with a notice
+    per review notice kind and completed review tasks per (task, outcome)."""
+
+    cells: dict[tuple[str, Any], dict[str, Any]] = field(default_factory=dict)
+    regions: Counter[str | None] = field(default_factory=Counter)
+    received: Counter[str] = field(default_factory=Counter)
+    closed: Counter[str] = field(default_factory=Counter)
+    weeks: Counter[int] = field(default_factory=Counter)
+    notices: Counter[str] = field(default_factory=Counter)
+    outcomes: Counter[tuple[str, str | None]] = field(default_factory=Counter)
+
+    def add(self, other: Sums) -> None:
+        for key, numbers in other.cells.items():
+            mine = self.cells.setdefault(key, _numbers({}))
+            for name in MEASURES:
+                mine[name] += numbers[name]
+        for name in ("regions", "received", "closed", "weeks", "notices", "outcomes"):
+            getattr(self, name).update(getattr(other, name))
+
+
+def additive_figures(connection: Connection, filters: Filters, now: datetime) -> Sums:
+    """The additive figures of the population: the whole months of its window from
+    `stats_cells`, the days before and after them from the complaints (all of them for a
+    county: `stats_cells` keeps areas down to cities)."""
+    if filters.region_prefix and len(filters.region_prefix) > MAX_AREA:
+        return sums_from_rows(connection, cohort_conditions(filters), now)
+    months, edges = split_window(*filters.window())
+    sums = Sums() if months is None else _sums_from_cells(connection, filters, months, now)
+    for edge in edges:
+        sums.add(sums_from_rows(connection, cohort_conditions(filters, edge), now))
+    return sums
+
+
+def split_window(
+    start: datetime | None, end: datetime | None
+) -> tuple[Window | None, list[Window]]:
+    """[start, end) as its whole Beijing months (None when it holds none) and the parts before
+    and after them."""
+    first = _month_start(start, up=True) if start else None
+    last = _month_start(end, up=False) if end else None
+    if first is not None and last is not None and first >= last:
+        return None, [(start, end)]
+    edges: list[Window] = []
+    if start is not None and first is not None and start < first:
+        edges.append((start, first))
+    if end is not None and last is not None and last < end:
+        edges.append((last, end))
+    return (first, last), edges
+
+
+def _month_start(moment: datetime, *, up: bool) -> datetime:
+    """The first instant of the Beijing month holding `moment`, or of the next one when `up`
+    and `moment` is not itself a month's first instant."""
+    local = moment.astimezone(CHINA)
+    start = datetime(local.year, local.month, 1, tzinfo=CHINA)
+    if up and start < moment:
+        return month_starts(start, start)[-1]
+    return start
+
+
+def _month_label(moment: datetime) -> str:
+    local = moment.astimezone(CHINA)
+    return f"{local.year:04d}-{local.month:02d}"
+
+
+def _sums_from_cells(
+    connection: Connection, filters: Filters, months: Window, now: datetime
+) -> Sums:
+    """The sums of the complaints received in the whole months `months` from `stats_cells`:
+    each dimension's rows grouped by key, channel and category and the total from the track
+    rows (every complaint has one), received per month likewise. "Overdue now" is "open with a
+    deadline" less those not yet due, few and read from the complaints."""
+    s = STATS_CELLS.c
+    first, last = months
+    terms = [
+        *_area(filters.region_prefix),
+        *([s.month >= _month_label(first)] if first else []),
+        *([s.month < _month_label(last)] if last else []),
+        *([s.category == filters.category] if filters.category else []),
+        *([s.channel == filters.channel] if filters.channel else []),
+    ]
+    track = [*terms, s.dim == "track"]
+    sums = [func.coalesce(func.sum(s[m]), 0).label(m) for m in CELL_MEASURES]
+    present = func.sum(s.received) != 0
+
+    def grouped(dim: Any, key: Any, where: list[ColumnElement]) -> Any:
+        return select(dim.label("dim"), key.label("key"), *sums).where(*where).group_by(key)
+
+    query = union_all(
+        select(s.dim, s.key, *sums).where(*terms).group_by(s.dim, s.key).having(present),
+        grouped(literal("channel"), s.channel, track).having(present),
+        grouped(literal("category"), s.category, track).having(present),
+        grouped(literal("month"), s.month, track).having(present),
+        select(literal("total"), null(), *sums).where(*track),
+    )
+    result = Sums()
+    for row in connection.execute(query).mappings():
+        _file_cell(result, row)
+    not_due = cohort_conditions(filters, months) + [
+        COMPLAINTS.c.status.in_(OPEN_STATUSES),
+        COMPLAINTS.c.deadline_at >= now,
+    ]
+    for key, numbers in _cells(connection, not_due, now).items():
+        if key in result.cells:
+            result.cells[key]["overdue_now"] -= numbers["count"]
+    return result
+
+
+def _area(prefix: str | None) -> list[ColumnElement]:
+    """`stats_cells` rows of the complaints whose region code starts with `prefix`: those of
+    the area itself (a province or city, 2 or 4 digits), or of the cities it holds (3 digits:
+    '420' -> '4200'..'4209')."""
+    area = STATS_CELLS.c.area
+    if not prefix:
+        return [area == ""]
+    if len(prefix) % 2 == 0:
+        return [area == prefix]
+    level = len(prefix) + 1
+    return [
+        area.between(prefix.ljust(level, "0"), prefix.ljust(level, "9")),
+        func.length(area) == level,
+    ]
+
+
+def _file_cell(sums: Sums, row: Mapping[str, Any]) -> None:
+    """One grouped row of `stats_cells` into `sums` ('' keys are NULL values)."""
+    dim, key, count = row["dim"], row["key"] or None, int(row["received"])
+    if dim == "region":
+        sums.regions[key] += count
+    elif dim == "month":
+        sums.received[key] += count
+    elif dim == "closed":
+        sums.closed[key] += count
+    elif dim == "days":
+        sums.weeks[int(key)] += count
+    elif dim == "notice":
+        sums.notices[key] += count
+    elif dim in REVIEW_TASKS:
+        sums.outcomes[(dim, key)] += count
+    else:
+        numbers = {**row, "count": count, "overdue_now": row["open_deadline"]}
+        sums.cells[(dim, key)] = _numbers(numbers)
+
+
+def sums_from_rows(connection: Connection, where: Sequence[ColumnElement], now: datetime) -> Sums:
+    """The sums of the complaints `where` selects, read from the complaints themselves."""
+    c = COMPLAINTS.c
+    dialect = connection.dialect.name
+    sums = Sums(cells=_cells(connection, where, now))
+    received = beijing_month(dialect, c.created_at)
+    closed = beijing_month(dialect, c.closed_at)
+    week = week_to_close(dialect)
+    is_closed = c.closed_at.is_not(null())
+    parts = [
+        select(literal("region").label("dim"), c.region_code.label("key"), func.count())
+        .where(*where)
+        .group_by(c.region_code),
+        select(literal("month"), received, func.count()).where(*where).group_by(received),
+        select(literal("closed"), closed, func.count()).where(*where, is_closed).group_by(closed),
+        select(literal("days"), cast(week, String), func.count())
+        .where(*where, is_closed)
+        .group_by(week),
+    ]
+    for dim, key, count in connection.execute(union_all(*parts)):
+        _file_cell(sums, {"dim": dim, "key": key, "received": count})
+    sums.notices.update(_notice_counts(connection, where))
+    sums.outcomes.update(_outcome_counts(connection, where))
+    return sums
 
 
 def _measures(connection: Connection, now: datetime) -> list[ColumnElement]:
@@ -357,17 +580,13 @@ def _largest_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (-r["count"], r["key"] is None, r["key"] or ""))
 
 
-def _regions(
-    connection: Connection, where: Sequence[ColumnElement], population: int
-) -> list[dict[str, Any]]:
-    """Counts by region code: an index-only scan (region codes are a hundred-odd values, too
-    many to multiply into the cells)."""
-    c = COMPLAINTS.c
-    query = select(c.region_code, func.count()).where(*where).group_by(c.region_code)
+def _regions(counts: Mapping[str | None, int], population: int) -> list[dict[str, Any]]:
+    """Counts by region code, largest first."""
     return _largest_first(
         [
-            {"key": key, "count": int(number), "rate": rate(int(number), population)}
-            for key, number in connection.execute(query)
+            {"key": key, "count": number, "rate": rate(number, population)}
+            for key, number in counts.items()
+            if number
         ]
     )
 
@@ -385,63 +604,42 @@ def month_starts(first: datetime, last: datetime) -> list[datetime]:
     return starts
 
 
-def _monthly(
-    connection: Connection, filters: Filters, where: Sequence[ColumnElement]
-) -> list[dict[str, Any]]:
-    """Received and closed per Beijing month, every month from the first to the last with any:
-    one range count per month on the created_at and closed_at indexes (no per-row date
-    arithmetic), all in one statement."""
-    c = COMPLAINTS.c
-    # One scalar subquery per end, so that each is a single step along its index (a query
-    # with several min/max aggregates scans the table on SQLite).
-    ends = [
-        select(agg(col)).where(*where).scalar_subquery()
-        for col in (c.created_at, c.closed_at)
-        for agg in (func.min, func.max)
-    ]
-    bounds = connection.execute(select(*ends)).one()
-    present = [v for v in bounds if v is not None]
+def _monthly(sums: Sums) -> list[dict[str, Any]]:
+    """Received and closed per Beijing month, every month from the first to the last with any."""
+    present = [m for counts in (sums.received, sums.closed) for m, n in counts.items() if n]
     if not present:
         return []
-    starts = month_starts(min(present), max(present))
-    parts = []
-    for kind, column_ in (("received", c.created_at), ("closed", c.closed_at)):
-        for start, end in zip(starts, starts[1:], strict=False):
-            label = f"{start.year:04d}-{start.month:02d}"
-            parts.append(
-                select(literal(kind).label("kind"), literal(label).label("month"), func.count())
-                .select_from(COMPLAINTS)
-                .where(*where, column_ >= start, column_ < end)
-            )
-    counts = {(kind, month): int(n) for kind, month, n in connection.execute(union_all(*parts))}
-    return [
-        {
-            "month": f"{s.year:04d}-{s.month:02d}",
-            "received": counts.get(("received", f"{s.year:04d}-{s.month:02d}"), 0),
-            "closed": counts.get(("closed", f"{s.year:04d}-{s.month:02d}"), 0),
-        }
-        for s in starts[:-1]
-    ]
+    first, last = (
+        datetime.strptime(m, "%Y-%m").replace(tzinfo=CHINA) for m in (min(present), max(present))
+    )
+    labels = [_month_label(start) for start in month_starts(first, last)[:-1]]
+    return [{"month": m, "received": sums.received[m], "closed": sums.closed[m]} for m in labels]
 
 
 def _percentile_days(
-    connection: Connection, where: Sequence[ColumnElement], closed: int, fraction: float
+    connection: Connection,
+    where: Sequence[ColumnElement],
+    weeks: Mapping[int, int],
+    fraction: float,
 ) -> float | None:
     """The `fraction` percentile of days to close, interpolated linearly between neighbours
-    (the definition of percentile_cont): the two neighbours are read with ORDER BY days
-    LIMIT 2 OFFSET k, which walks the days-to-close index (migration 0007) instead of sorting
-    every closed complaint."""
+    (the definition of percentile_cont). The closures per week of days to close say in which
+    week the lower neighbour lies and how many come before it; the two neighbours are then read
+    with ORDER BY days LIMIT 2 OFFSET k from that week's start along the days-to-close index
+    (migration 0007), a walk through one week's closures instead of all before it."""
+    closed = sum(weeks.values())
     if not closed:
         return None
-    days = days_to_close(connection.dialect.name)
     position = fraction * (closed - 1)
     low = int(position)
+    week, before = _week_of(weeks, low)
+    days = days_to_close(connection.dialect.name)
     query = (
         select(days)
-        .where(*where, COMPLAINTS.c.closed_at.is_not(null()))
+        .where(*where, COMPLAINTS.c.closed_at.is_not(null()), *_from_week(days, week))
         .order_by(days)
         .limit(2)
-        .offset(low)
+        .offset(low - before)
     )
     neighbours = [float(v) for v in connection.execute(query).scalars()]
     if not neighbours:
@@ -451,45 +649,145 @@ def _percentile_days(
     return neighbours[0] + (position - low) * (neighbours[1] - neighbours[0])
 
 
+def _week_of(weeks: Mapping[int, int], rank: int) -> tuple[int, int]:
+    """The week holding the closure of 0-based `rank` in days order, and how many come before
+    that week."""
+    before = 0
+    for week in sorted(weeks):
+        if before + weeks[week] > rank:
+            return week, before
+        before += weeks[week]
+    raise ValueError(f"rank {rank} beyond the {before} closures")
+
+
+def _from_week(days: ColumnElement, week: int) -> list[ColumnElement]:
+    """Days to close from the start of `week` on (-1 holds the negative ones, the first)."""
+    return [] if week < 0 else [days >= float(week * 7)]
+
+
 def _top_respondents(
     connection: Connection, where: Sequence[ColumnElement], population: int
 ) -> list[dict[str, Any]]:
     """The most complained-about bodies, grouped by the normalised key that repeat detection
-    uses, each shown with one of its spellings (read through the respondent_key index)."""
+    uses, each shown with the spelling of its first complaint in the population (read along
+    the respondent index of migration 0011)."""
+    ranked = _ranking(connection, where, population)
+    if not ranked:
+        return []
     c = COMPLAINTS.c
-    count = func.count().label("count")
-    top = (
-        select(c.respondent_key, count)
-        .where(*where, c.respondent_key.is_not(null()), c.respondent_key != "")
-        .group_by(c.respondent_key)
-        .order_by(count.desc(), c.respondent_key)
-        .limit(TOP_RESPONDENTS)
-        .subquery("top")
-    )
-    spelling = (
+    spellings = [
         select(c.respondent)
-        .where(c.respondent_key == top.c.respondent_key, *where)
+        .where(c.respondent_key == key, *where)
+        .order_by(c.created_at)
         .limit(1)
         .scalar_subquery()
-    )
-    query = select(spelling.label("respondent"), top.c.count).order_by(
-        top.c.count.desc(), top.c.respondent_key
-    )
+        for key, _ in ranked
+    ]
+    found = connection.execute(select(*spellings)).one()
     return [
-        {"respondent": row.respondent, "count": row.count, "rate": rate(row.count, population)}
-        for row in connection.execute(query)
+        {"respondent": spelling, "count": count, "rate": rate(count, population)}
+        for spelling, (_, count) in zip(found, ranked, strict=True)
     ]
 
 
-def _in_population(query: Any, key: ColumnElement, where: Sequence[ColumnElement]) -> Any:
-    """`query` restricted to the population's complaints by `key` (a tracking number): joined
-    only when filters narrow the population, since every complaint belongs to it otherwise."""
+def _ranking(
+    connection: Connection, where: Sequence[ColumnElement], population: int
+) -> list[tuple[str, int]]:
+    """(respondent key, complaints) of the population, the TOP_RESPONDENTS largest, ties by
+    key. Candidates come from `stats_respondents`, most complaints overall first, and are
+    counted in the population batch by batch until the next one's overall count is below the
+    last place: nobody after it can reach it. When the candidates would hold more complaints
+    than the population, grouping the population's own complaints is cheaper."""
+    r = STATS_RESPONDENTS.c
+    query = (
+        select(r.respondent_key, r.received)
+        .where(r.received > 0)
+        .order_by(r.received.desc(), r.respondent_key)
+    )
     if not where:
-        return query
+        return [(key, int(n)) for key, n in connection.execute(query.limit(TOP_RESPONDENTS))]
+    ranked: list[tuple[str, int]] = []
+    examined = offset = 0
+    while True:
+        batch = connection.execute(query.offset(offset).limit(CANDIDATES)).all()
+        if len(ranked) == TOP_RESPONDENTS:
+            batch = [row for row in batch if row.received >= ranked[-1][1]]
+        if not batch:
+            return ranked
+        examined += sum(row.received for row in batch)
+        if examined > population:
+            return _ranking_from_rows(connection, where)
+        ranked = _best([*ranked, *_counted(connection, where, [row[0] for row in batch])])
+        offset += CANDIDATES
+
+
+def _best(counts: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+    ordered = sorted((pair for pair in counts if pair[1]), key=lambda pair: (-pair[1], pair[0]))
+    return ordered[:TOP_RESPONDENTS]
+
+
+def _counted(
+    connection: Connection, where: Sequence[ColumnElement], keys: list[str]
+) -> list[tuple[str, int]]:
+    """Complaints of the population per respondent key among `keys`."""
+    c = COMPLAINTS.c
+    query = (
+        select(c.respondent_key, func.count())
+        .where(c.respondent_key.in_(keys), *where)
+        .group_by(c.respondent_key)
+    )
+    return [(key, int(n)) for key, n in connection.execute(query)]
+
+
+def _ranking_from_rows(
+    connection: Connection, where: Sequence[ColumnElement]
+) -> list[tuple[str, int]]:
+    """The ranking grouped from the population's complaints, read first (the planner would
+    rather walk the whole respondent index)."""
+    c = COMPLAINTS.c
+    population = (
+        select(c.respondent_key)
+        .where(*where, c.respondent_key.is_not(null()), c.respondent_key != "")
+        .cte("population")
+        .prefix_with("MATERIALIZED")
+    )
+    count = func.count().label("count")
+    query = (
+        select(population.c.respondent_key, count)
+        .group_by(population.c.respondent_key)
+        .order_by(count.desc(), population.c.respondent_key)
+        .limit(TOP_RESPONDENTS)
+    )
+    return [(key, int(n)) for key, n in connection.execute(query)]
+
+
+def _in_population(query: Any, key: ColumnElement, where: Sequence[ColumnElement]) -> Any:
+    """`query` restricted to the complaints `where` selects, by `key` (a tracking number)."""
     return query.join(COMPLAINTS, COMPLAINTS.c.tracking_number == key).where(*where)
 
 
-def _reviews(connection: Connection, where: Sequence[ColumnElement]) -> dict[str, Any]:
+def _reviews(sums: Sums) -> dict[str, Any]:
+    counts = sums.notices
+    outcomes: dict[str, Counter[str]] = {element: Counter() for element in REVIEW_TASKS}
+    for (element, value), number in sums.outcomes.items():
+        outcomes[element][value or "unknown"] += number
+    return {
+        "opinions": counts["opinion"],
+        "reviewed": counts["review_opinion"],
+        "review_rate": rate(counts["review_opinion"], counts["opinion"]),
+        "re_reviewed": counts["re_review_opinion"],
+        "re_review_rate": rate(counts["re_review_opinion"], counts["review_opinion"]),
+        "review_outcomes": _nonzero(outcomes["review"]),
+        "re_review_outcomes": _nonzero(outcomes["re_review"]),
+    }
+
+
+def _nonzero(counts: Counter[str]) -> dict[str, int]:
+    return {key: n for key, n in sorted(counts.items()) if n}
+
+
+def _notice_counts(connection: Connection, where: Sequence[ColumnElement]) -> Counter[str]:
+    """Complaints `where` selects with a notice, per review notice kind."""
     n = NOTICES.c
     query = _in_population(
         select(n.kind, func.count(func.distinct(n.tracking_number)))
@@ -499,23 +797,13 @@ def _reviews(connection: Connection, where: Sequence[ColumnElement]) -> dict[str
         n.tracking_number,
         where,
     )
-    counts = dict.fromkeys(REVIEW_NOTICE_KINDS, 0)
-    counts.update({kind: int(number) for kind, number in connection.execute(query)})
-    outcomes = _review_outcomes(connection, where)
-    return {
-        "opinions": counts["opinion"],
-        "reviewed": counts["review_opinion"],
-        "review_rate": rate(counts["review_opinion"], counts["opinion"]),
-        "re_reviewed": counts["re_review_opinion"],
-        "re_review_rate": rate(counts["re_review_opinion"], counts["review_opinion"]),
-        "review_outcomes": outcomes["review"],
-        "re_review_outcomes": outcomes["re_review"],
-    }
+    return Counter({kind: int(number) for kind, number in connection.execute(query)})
 
 
-def _review_outcomes(
+def _outcome_counts(
     connection: Connection, where: Sequence[ColumnElement]
-) -> dict[str, dict[str, int]]:
+) -> Counter[tuple[str, str | None]]:
+    """Completed review tasks of the complaints `where` selects, per (task, outcome)."""
     a = AUDIT_EVENTS.c
     outcome = case(
         *(
@@ -531,10 +819,7 @@ def _review_outcomes(
         a.business_key,
         where,
     )
-    result: dict[str, dict[str, int]] = {element: {} for element in REVIEW_TASKS}
-    for element, value, number in connection.execute(query):
-        result[element][value or "unknown"] = int(number)
-    return {k: dict(sorted(v.items())) for k, v in result.items()}
+    return Counter({(element, value): int(n) for element, value, n in connection.execute(query)})
 
 
 # ---------------------------------------------------------------- monthly publication
