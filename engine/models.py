@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -118,6 +119,18 @@ class HumanTask(Base):
             "process_id",
             "search_text",
             "tags",
+        ),
+        # Counts of all open tasks (with a due range, element or process) read this narrow
+        # index, not the list index; status leads so SQLite prefers it (migration 0012, which
+        # also indexes the open tasks' search text: trigrams on PostgreSQL, FTS5 on SQLite).
+        Index(
+            "ix_human_tasks_open",
+            "status",
+            "due_at",
+            "element_id",
+            "process_id",
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
         ),
         # Also in list order, so a clerk's own tasks merge into the group's range in order.
         Index("ix_human_tasks_assignee_status", "assignee", "status", "due_at", "created_at", "id"),

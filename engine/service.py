@@ -452,7 +452,7 @@ class Engine(InstanceMigration):
         """Served from the read model alone, never by loading workflows, by due date (tasks
         without one last). `attributes` are exact matches on the configured task attributes;
         `q` is a case-insensitive substring of the business key or a searchable attribute."""
-        from .task_query import TaskFilter, task_page
+        from .task_query import TaskFilter, task_page, text_search
 
         where = TaskFilter(
             actor=actor,
@@ -470,7 +470,8 @@ class Engine(InstanceMigration):
             q=q,
         )
         with self._transaction() as session:
-            return [task_view(r) for r in session.scalars(task_page(where, limit, offset))]
+            page = task_page(where, limit, offset, text_search(session, where))
+            return [task_view(r) for r in session.scalars(page)]
 
     def count_tasks(
         self,
@@ -490,7 +491,7 @@ class Engine(InstanceMigration):
         q: str | None = None,
     ) -> int:
         """How many tasks `tasks` lists with the same filters over all its pages."""
-        from .task_query import TaskFilter, task_count
+        from .task_query import TaskFilter, task_count, text_search
 
         where = TaskFilter(
             actor=actor,
@@ -508,7 +509,7 @@ class Engine(InstanceMigration):
             q=q,
         )
         with self._transaction() as session:
-            return session.scalar(task_count(where))
+            return session.scalar(task_count(where, text_search(session, where)))
 
     def task(self, task_id: str, actor: Actor | None = None) -> TaskView:
         with self._transaction() as session:

@@ -4,13 +4,26 @@ Answered from the read-model rows and their indexes alone, never by loading a wo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Select, and_, exists, func, or_, select, union_all
+from sqlalchemy import (
+    CompoundSelect,
+    Select,
+    and_,
+    column,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.expression import table as table_clause
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import Boolean
 
@@ -50,19 +63,107 @@ class TaskFilter:
         """Read the list from the group index (the usual clerk's list), or else from the tasks
         table: with no group to narrow by, or a filter only the tasks table indexes (assignee,
         business key, instance), which is always narrower than a group."""
-        selective = self.mine or self.business_key or self.instance_id is not None
-        return self.visible_groups() is not None and not selective
+        return self.visible_groups() is not None and not self.selective()
+
+    def selective(self) -> bool:
+        """A filter only the tasks table indexes, narrower than any other."""
+        return bool(self.mine or self.business_key or self.instance_id is not None)
+
+    def everything(self) -> bool:
+        """All tasks qualify but for the shared filters (an administrator's list)."""
+        return self.visible_groups() is None and not self.selective()
+
+    def narrowed(self) -> bool:
+        """Some filter besides the status narrows the tasks."""
+        dates = (self.overdue_at, self.due_before, self.due_after)
+        return bool(
+            self.process_id
+            or self.element_id
+            or self.attributes
+            or any(d is not None for d in dates)
+            or search_words(self)
+        )
 
 
-def task_page(where: TaskFilter, limit: int, offset: int) -> Select:
+# The open tasks' search text alone, kept by triggers (migration 0012): its rows are exactly
+# the open tasks that have search text. On SQLite an FTS5 trigram table keyed by the rowid of
+# human_tasks, on PostgreSQL a narrow table keyed by task id with a trigram index.
+SEARCH = table_clause(
+    "human_tasks_search", column("rowid"), column("task_id"), column("search_text")
+)
+SQLITE_MASTER = table_clause("sqlite_master", column("name"))
+# Fewer hits than this are sorted; with more, walking the list in order finds a page sooner.
+FEW_HITS = 1000
+
+
+@dataclass(frozen=True)
+class TextSearch:
+    """`q` looked up in `human_tasks_search`: on SQLite as an FTS5 phrase (an exact substring
+    of three characters or more), on PostgreSQL with LIKE. `few`: fewer hits than FEW_HITS."""
+
+    words: str
+    sqlite: bool
+    few: bool = False
+
+    def matches(self) -> ColumnElement[bool]:
+        if self.sqlite:
+            return SEARCH.c.search_text.match('"' + self.words.replace('"', '""') + '"')
+        return SEARCH.c.search_text.like(_like_pattern(self.words), escape="\\")
+
+    def hits(self) -> ColumnElement[bool]:
+        """The task rows that match, by rowid on SQLite and by id on PostgreSQL."""
+        if self.sqlite:
+            found = select(SEARCH.c.rowid).where(self.matches())
+            return literal_column("human_tasks.rowid").in_(found)
+        return HumanTask.id.in_(select(SEARCH.c.task_id).where(self.matches()))
+
+
+def text_search(session: Session, where: TaskFilter) -> TextSearch | None:
+    """How `q` is searched among all open tasks: in `human_tasks_search`, which counts hits at
+    once and lists a few of them faster than a walk of the list testing each entry. None for
+    the walk: other lists, a word too short for a trigram on SQLite, no such table (before
+    migration 0012, or SQLite without FTS5)."""
+    words = search_words(where)
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if (
+        where.status != "open"
+        or not where.everything()
+        or not words
+        or (sqlite and len(words) < 3)
+        or not _search_table(session, sqlite)
+    ):
+        return None
+    search = TextSearch(words, sqlite)
+    probe = select(SEARCH.c.search_text).where(search.matches()).limit(FEW_HITS).subquery()
+    hits = session.scalar(select(func.count()).select_from(probe))
+    return replace(search, few=hits < FEW_HITS)
+
+
+def _search_table(session: Session, sqlite: bool) -> bool:
+    if sqlite:
+        name = SQLITE_MASTER.c.name
+        return session.scalar(select(name).where(name == SEARCH.name)) is not None
+    return session.scalar(select(func.to_regclass(SEARCH.name))) is not None
+
+
+def search_words(where: TaskFilter) -> str:
+    """`q` folded as the search text is; empty when there is none."""
+    return search_key(where.q.strip()) if where.q and where.q.strip() else ""
+
+
+def task_page(
+    where: TaskFilter, limit: int, offset: int, search: TextSearch | None = None
+) -> Select:
     """One page of task rows in list order: due date, tasks without one last, then creation.
 
     From the group index, the page's task ids come from index entries alone: the group's range
     in due order merged with the actor's assigned tasks (also in due order, by their index), so
-    both databases stop after the page; only the page's rows are then read."""
+    both databases stop after the page; only the page's rows are then read. `search` (from
+    `text_search`) sorts few hits of `q` instead of walking the list."""
     order = _order(HumanTask, HumanTask.id)
     if not where.by_group():
-        return _by_task(where).order_by(*order).limit(limit).offset(offset)
+        few = search if search is not None and search.few else None
+        return _by_task(where, few).order_by(*order).limit(limit).offset(offset)
     candidates = _by_group(where)
     columns = candidates.selected_columns
     page = (
@@ -71,12 +172,32 @@ def task_page(where: TaskFilter, limit: int, offset: int) -> Select:
     return select(HumanTask).where(HumanTask.id.in_(select(page.c.task_id))).order_by(*order)
 
 
-def task_count(where: TaskFilter) -> Select:
-    """How many tasks `task_page` would give over all its pages; for a group's list from index
-    entries alone."""
-    if not where.by_group():
-        return _by_task(where).with_only_columns(func.count(), maintain_column_froms=True)
-    return select(func.count()).select_from(_by_group(where).subquery())
+def task_count(where: TaskFilter, search: TextSearch | None = None) -> Select:
+    """How many tasks `task_page` would give over all its pages, from index entries alone for a
+    group's list and for all tasks: the open ones by their partial index (migration 0012), those
+    with an attribute value by its rows, those matching `q` on SQLite by the trigram index."""
+    if where.by_group():
+        return select(func.count()).select_from(_by_group(where).subquery())
+    if search is not None and not replace(where, q=None).narrowed():
+        return select(func.count()).select_from(SEARCH).where(search.matches())
+    few = search if search is not None and search.few else None
+    if where.everything() and where.attributes:
+        return _count_by_attribute(where, few)
+    return _by_task(where, few).with_only_columns(func.count(), maintain_column_froms=True)
+
+
+def _count_by_attribute(where: TaskFilter, search: TextSearch | None) -> Select:
+    """Tasks with an attribute value are a range of its index (name, value, status); the
+    other filters, if any, test the tasks of that range."""
+    (name, value), *others = sorted((where.attributes or {}).items())
+    a = HumanTaskAttribute
+    query = select(func.count()).select_from(a).where(a.name == name, a.value == value)
+    if where.status:
+        query = query.where(a.status == where.status)
+    rest = replace(where, attributes=dict(others) or None)
+    if rest.narrowed():
+        query = query.where(a.task_id.in_(_by_task(rest, search).with_only_columns(HumanTask.id)))
+    return query
 
 
 def _order(columns: Any, task_id: Any) -> tuple:
@@ -103,8 +224,14 @@ def _by_group(where: TaskFilter) -> CompoundSelect | Select:
     return union_all(found, _narrow(mine, assigned, assigned.id, where))
 
 
-def _by_task(where: TaskFilter) -> Select:
+def _by_task(where: TaskFilter, search: TextSearch | None = None) -> Select:
+    if search is not None:
+        # The search table holds only open tasks: a status test would make SQLite walk the
+        # list index instead of looking up the hits.
+        where = replace(where, status=None, q=None)
     query = _narrow(select(HumanTask), HumanTask, HumanTask.id, where)
+    if search is not None:
+        query = query.where(search.hits())
     if where.business_key:
         query = query.where(HumanTask.business_key == where.business_key)
     if where.instance_id is not None:
@@ -155,9 +282,8 @@ def _narrow(query: Select, table: Any, task_id: Any, where: TaskFilter) -> Selec
                 and_(table.tags.is_(None), task_id.in_(having)),
             )
         )
-    if where.q and where.q.strip():
-        pattern = "%" + _escape_like(search_key(where.q.strip())) + "%"
-        query = query.where(table.search_text.like(pattern, escape="\\"))
+    if words := search_words(where):
+        query = query.where(table.search_text.like(_like_pattern(words), escape="\\"))
     return query
 
 
@@ -181,5 +307,7 @@ def _contains_text_sqlite(element: contains_text, compiler: Any, **kw: Any) -> s
     return f"(instr({haystack}, {needle}) > 0)"
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def _like_pattern(words: str) -> str:
+    """`words` anywhere, LIKE's wildcards in them taken literally (escaped with a backslash)."""
+    escaped = words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return "%" + escaped + "%"
