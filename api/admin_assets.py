@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app, send_from_directory
+from flask_babel import gettext as _
 from werkzeug.exceptions import NotFound
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,9 +42,11 @@ def viewer_installed() -> bool:
 
 
 def missing_answer() -> Response:
-    message = (
+    """Plain text an administrator opening the address reads, in the pages' language."""
+    message = _(
         "The BPMN diagram viewer (bpmn-js) is not installed on this server.\n"
-        f"Run `npm ci` in {ROOT} (package.json and package-lock.json list it), then reload.\n"
+        "Run `npm ci` in %(folder)s (package.json and package-lock.json list it), then reload.\n",
+        folder=ROOT,
     )
     return Response(message, status=503, mimetype="text/plain", headers={"Retry-After": "60"})
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from werkzeug.datastructures import FileStorage
 
 from engine import BundleInvalid, DeploymentInfo
@@ -42,16 +43,17 @@ def deployed_processes(deployments: Iterable[DeploymentInfo]) -> list[str]:
 
 
 def migration_form(values: Mapping[str, str]) -> tuple[MigrationForm | None, str | None]:
-    """The form when it is complete and sane, else None and why (None twice: not filled in)."""
+    """The form when it is complete and sane, else None and why (None twice: not filled in);
+    the why in the reader's language, as the page shows it."""
     process = (values.get("process") or "").strip()
     raw = [(values.get(key) or "").strip() for key in ("from", "to")]
     if not process and not any(raw):
         return None, None
     if not process:
-        return None, "Choose a process."
+        return None, _("Choose a process.")
     if not all(value.isdigit() and int(value) > 0 for value in raw):
-        return None, "Choose both versions."
+        return None, _("Choose both versions.")
     source, target = (int(value) for value in raw)
     if source == target:
-        return None, "Choose two different versions."
+        return None, _("Choose two different versions.")
     return MigrationForm(process, source, target), None

@@ -5,7 +5,8 @@ of new ones and migration of running instances between versions.
 Sign-in is the staff web UI's session (`/login` keeps the token under `staff_token`). Until a
 browser has that session, `?token=<bearer token>` on any admin page signs it in (the token moves
 into the session and leaves the address bar) and an `Authorization: Bearer` header is accepted
-as well. Forms of a session carry its CSRF token."""
+as well. Forms of a session carry its CSRF token. The pages speak Chinese or English as the staff
+pages do (api/i18n.py: `?lang=en`, kept in the session)."""
 
 from __future__ import annotations
 
@@ -27,12 +28,14 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
 from engine import AuditView, BundleInvalid, EngineError, InvalidData, NotFound
 from engine.audit_query import AuditFilters
 
-from . import api_deployments
+from . import api_deployments, i18n
 from .admin_api import diagram_json
 from .admin_assets import STYLES, VIEWER, viewer_installed
 from .admin_audit import csv_response, filter_args, filters_from_args
@@ -48,10 +51,12 @@ from .admin_processes import (
 from .errors import STATUS
 from .json_api import ApiError, the_accounts, the_engine
 from .users import Account
+from .web import language_url
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("admin_web", __name__, url_prefix="/admin")
+bp.before_request(i18n.remember_language)  # first: a sign-in redirect keeps the choice too
 
 SESSION_TOKEN = "staff_token"  # the key api/web.py keeps the signed-in token under
 CSRF_KEY = "csrf"  # shared with api/web.py: one token per session
@@ -88,17 +93,34 @@ KNOWN_EVENTS = (
 
 def configure(app: Flask) -> None:
     """Sessions need a key; without `COMPLAINTS_SECRET_KEY` (api/web.py does the same) one is
-    made per process, so sign-ins last as long as the process."""
+    made per process, so sign-ins last as long as the process. Languages as on the staff pages,
+    set up here too in case an app has the admin pages without them."""
     if not app.config.get("SECRET_KEY"):
         log.warning("COMPLAINTS_SECRET_KEY is not set: admin sessions use a random per-process key")
         app.config["SECRET_KEY"] = secrets.token_hex(32)
+    if "babel" not in app.extensions:
+        i18n.init_app(app)
+
+
+# ------------------------------------------------------------ labels
+
+# Instance statuses are codes in the data (and CSS classes); the pages show them translated.
+STATUSES = {
+    "running": _l("running"),
+    "completed": _l("completed"),
+}
+
+
+def status_label(status: str) -> str:
+    """An instance status in the reader's language; an unknown one as it is."""
+    return str(STATUSES.get(status, status))
 
 
 # ------------------------------------------------------------ sign-in, CSRF, headers
 
 
 def _bearer() -> str | None:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    scheme, _space, token = request.headers.get("Authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
@@ -124,15 +146,15 @@ def require_admin():
     if account is None:
         if "web.login" in current_app.view_functions and request.method == "GET":
             return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
-        return error_page(401, "Sign in as an administrator first.", signed_in=False)
+        return error_page(401, _("Sign in as an administrator first."), signed_in=False)
     if not account.is_admin:
-        return error_page(403, "These pages are for administrators.")
+        return error_page(403, _("These pages are for administrators."))
     g.account = account
     if request.method not in ("GET", "HEAD", "OPTIONS") and g.admin_via == "session":
         sent = request.form.get(CSRF_FIELD) or request.headers.get("X-CSRF-Token") or ""
         expected = session.get(CSRF_KEY) or ""
         if not (expected and sent and hmac.compare_digest(sent.encode(), expected.encode())):
-            return error_page(400, "The form has expired or was not sent from this site.")
+            return error_page(400, _("The form has expired or was not sent from this site."))
     return None
 
 
@@ -161,24 +183,35 @@ def page_helpers() -> dict[str, Any]:
         "csrf_field": CSRF_FIELD,
         "local_time": local_time,
         "has_logout": "web.logout" in current_app.view_functions,
+        "language_url": language_url,
+        "status_label": status_label,
     }
 
 
 # ------------------------------------------------------------ error pages
 
 TITLES = {
-    400: "Bad request",
-    401: "Sign in",
-    403: "Not allowed",
-    404: "Not found",
-    409: "Changed meanwhile",
-    422: "Not accepted",
+    400: _l("Bad request"),
+    401: _l("Sign in"),
+    403: _l("Not allowed"),
+    404: _l("Not found"),
+    409: _l("Changed meanwhile"),
+    413: _l("Too large"),
+    422: _l("Not accepted"),
+}
+# Werkzeug's own descriptions are English; these replace them (a description given on purpose,
+# already in the reader's language, is kept).
+HTTP_MESSAGES = {
+    400: _l("The request could not be read."),
+    404: _l("There is no such page."),
+    405: _l("This page does not accept that request."),
+    413: _l("The upload is too large."),
 }
 
 
 def error_page(status: int, message: str, signed_in: bool = True):
     headers = {} if signed_in else {"WWW-Authenticate": 'Bearer realm="complaints"'}
-    title = TITLES.get(status, "Something went wrong")
+    title = str(TITLES.get(status, _l("Something went wrong")))
     body = render_template(
         "admin/error.html", status=status, title=title, message=message, signed_in=signed_in
     )
@@ -187,7 +220,10 @@ def error_page(status: int, message: str, signed_in: bool = True):
 
 @bp.errorhandler(HTTPException)
 def http_error(err: HTTPException):
-    return error_page(err.code or 500, err.description or "")
+    message = err.description or ""
+    if message == type(err).description:
+        message = str(HTTP_MESSAGES.get(err.code or 500, ""))
+    return error_page(err.code or 500, message)
 
 
 @bp.errorhandler(EngineError)
@@ -315,7 +351,7 @@ def _incidents_page(error: str | None = None, status: int = 200, failed_id: int 
 @bp.post("/incidents/<int:timer_id>/retry")
 def retry_incident(timer_id: int):
     the_engine().retry_incident(timer_id, g.account.actor())
-    flash(f"Incident {timer_id}: the timer fires again at the next worker round.")
+    flash(_("Incident %(id)s: the timer fires again at the next worker round.", id=timer_id))
     return redirect(url_for("admin_web.incidents"), code=303)
 
 
@@ -325,8 +361,8 @@ def skip_incident(timer_id: int):
     try:
         the_engine().skip_incident(timer_id, g.account.actor(), reason)
     except InvalidData:
-        return _incidents_page("Skipping needs a reason.", 422, timer_id)
-    flash(f"Incident {timer_id} skipped: the timer will not fire.")
+        return _incidents_page(_("Skipping needs a reason."), 422, timer_id)
+    flash(_("Incident %(id)s skipped: the timer will not fire.", id=timer_id))
     return redirect(url_for("admin_web.incidents"), code=303)
 
 
@@ -342,11 +378,11 @@ def deploy_bundle():
     """Deploys through `Engine.deploy`, the one check the API and the CLI go through too."""
     limit = api_deployments.MAX_UPLOAD
     if request.content_length is not None and request.content_length > limit:
-        return error_page(413, f"A bundle may be at most {limit // 2**20} MiB.")
+        return error_page(413, _("A bundle may be at most %(size)s MiB.", size=limit // 2**20))
     request.max_content_length = limit  # also bounds chunked bodies without a length
     files, problems = bundle_from_uploads(request.files.getlist("files"))
     if not files and not problems:
-        problems = ["Choose at least one .bpmn, .dmn, form .json or .zip file."]
+        problems = [_("Choose at least one .bpmn, .dmn, form .json or .zip file.")]
     if problems:
         return _processes_page(None, problems=problems, status=422)
     try:
@@ -354,9 +390,20 @@ def deploy_bundle():
     except BundleInvalid as err:
         return _processes_page(None, problems=bundle_problems(err), status=422)
     if info.created:
-        flash(f"Deployed version {info.version} ({len(info.files)} files).")
+        flash(
+            _(
+                "Deployed version %(version)s (%(files)s files).",
+                version=info.version,
+                files=len(info.files),
+            )
+        )
     else:
-        flash(f"This content is already deployed as version {info.version}: nothing new.")
+        flash(
+            _(
+                "This content is already deployed as version %(version)s: nothing new.",
+                version=info.version,
+            )
+        )
     return redirect(url_for("admin_web.processes"), code=303)
 
 
@@ -374,13 +421,20 @@ def migrate():
     form, error = migration_form(request.form)
     ids = [int(v) for v in request.form.getlist("instance_id") if v.isdigit()]
     if form is None or not ids:
-        return _processes_page(form, migration_error=error or "Nothing to move.", status=422)
+        return _processes_page(form, migration_error=error or _("Nothing to move."), status=422)
     moved = the_engine().migrate_instances(
         form.process, form.source, form.target, g.account.actor(), ids
     )
     flash(
-        f"Moved {len(moved)} of {len(ids)} instances of {form.process} "
-        f"from version {form.source} to version {form.target}."
+        _(
+            "Moved %(moved)s of %(asked)s instances of %(process)s "
+            "from version %(source)s to version %(target)s.",
+            moved=len(moved),
+            asked=len(ids),
+            process=form.process,
+            source=form.source,
+            target=form.target,
+        )
     )
     return redirect(url_for("admin_web.processes", **_migration_args(form)), code=303)
 
@@ -431,5 +485,5 @@ def _int_arg(name: str, default: int | None) -> int | None:
     if not raw:
         return default
     if not raw.isdigit():
-        raise ApiError(422, "invalid_data", f"{name}: must be a whole number")
+        raise ApiError(422, "invalid_data", _("%(name)s: must be a whole number", name=name))
     return int(raw)

@@ -63,7 +63,7 @@ def test_anonymous_visitors_are_sent_to_sign_in(api: Api, path: str) -> None:
         assert answer.headers["Location"].startswith(f"/login?next={path}")
     else:
         assert answer.status_code == 401
-        assert "Sign in" in text_of(answer)
+        assert "请先以管理员身份登录。" in text_of(answer)
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -73,7 +73,7 @@ def test_staff_who_are_not_administrators_get_403(api: Api, path: str) -> None:
     clerk = signed_in(api, "li.intake")
     answer = clerk.get(path)
     assert answer.status_code == 403
-    assert "for administrators" in text_of(answer)
+    assert "这些页面仅供管理员使用。" in text_of(answer)  # Chinese unless English is asked for
 
 
 def test_a_token_in_the_address_signs_the_browser_in_and_leaves_the_address(api: Api) -> None:
@@ -218,7 +218,7 @@ def test_the_audit_page_filters_and_links_a_csv_of_the_same_filters(api: Api, cl
     assert answer.status_code == 200
     page = answer.get_data(as_text=True)
     assert page.count('class="admin-event admin-event-') == 1
-    assert "1 matching event," in text_of(answer)
+    assert "共 1 条匹配事件" in text_of(answer)
     csv_link = re.search(r'id="admin-audit-csv" href="([^"]+)"', page).group(1)
     assert html.unescape(csv_link) == "/admin/audit.csv?event=task_completed"
 
@@ -227,7 +227,7 @@ def test_the_audit_page_filters_and_links_a_csv_of_the_same_filters(api: Api, cl
     assert exported.get_data(as_text=True).count("\r\n") == 2
 
     # A time without offset, as a datetime-local field sends it, is office (Beijing) time.
-    later = admin.get("/admin/audit?event=instance_started&from=2026-03-02T10:00")
+    later = admin.get("/admin/audit?event=instance_started&from=2026-03-02T10:00&lang=en")
     assert "1 matching event," in text_of(later) and "C-2" in text_of(later)
 
     refused = admin.get("/admin/audit?from=soon")
@@ -276,7 +276,7 @@ def test_the_incidents_page_shows_error_attempts_and_instance(broken: Api, clock
 
 def test_retrying_an_incident_from_the_page_is_audited(broken: Api, clock) -> None:
     instance, incident = open_incident(broken, clock)
-    browser = signed_in(broken, "admin")
+    browser = signed_in(broken, "admin", lang="en")
     browser.get("/admin/incidents")
 
     forged = browser.post(f"/admin/incidents/{incident}/retry", csrf=False)
@@ -294,7 +294,7 @@ def test_retrying_an_incident_from_the_page_is_audited(broken: Api, clock) -> No
 
 def test_skipping_an_incident_needs_a_reason_and_is_audited_with_it(broken: Api, clock) -> None:
     instance, incident = open_incident(broken, clock)
-    browser = signed_in(broken, "admin")
+    browser = signed_in(broken, "admin", lang="en")
     browser.get("/admin/incidents")
 
     refused = browser.post(f"/admin/incidents/{incident}/skip", {"reason": "  "})

@@ -31,7 +31,8 @@ def api(engine: Engine, sqlite_url: str) -> Api:
 
 @pytest.fixture
 def admin(api: Api) -> Browser:
-    browser = signed_in(api, "admin")
+    """An administrator reading the page in English, the language these tests quote."""
+    browser = signed_in(api, "admin", lang="en")
     browser.get(PAGE)  # loads the CSRF token the forms carry
     return browser
 

@@ -87,10 +87,12 @@ class Browser:
         return self.client.post(path, data=form, **kw)
 
 
-def signed_in(api: Api, name: str) -> Browser:
-    """A browser signed in by opening an admin page once with `?token=`."""
+def signed_in(api: Api, name: str, lang: str | None = None) -> Browser:
+    """A browser signed in by opening an admin page once with `?token=`; with `lang`, one that
+    chose that language on the way (the session keeps it)."""
     browser = Browser(api.app.test_client())
-    answer = browser.get(f"/admin/incidents?token={api.token(name)}")
+    chosen = f"&lang={lang}" if lang else ""
+    answer = browser.get(f"/admin/incidents?token={api.token(name)}{chosen}")
     assert answer.status_code == 302, answer.get_data(as_text=True)
     assert "token=" not in answer.headers["Location"]
     return browser

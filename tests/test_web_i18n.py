@@ -1,11 +1,13 @@
-"""The Chinese catalog of the staff pages is complete: every text the pages and their Python code
-mark for translation has a Chinese entry with the same placeholders, and no entry is left over."""
+"""The Chinese catalog of the staff and administrators' pages is complete: every text the pages
+and their Python code mark for translation has a Chinese entry with the same placeholders, and no
+entry is left over."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+from babel.messages.catalog import Message
 from babel.messages.extract import extract, extract_python
 from babel.messages.pofile import read_po
 from flask import Flask
@@ -14,23 +16,27 @@ from jinja2.ext import babel_extract
 from api import i18n
 
 API = Path(__file__).resolve().parents[1] / "api"
-KEYWORDS = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None}
+KEYWORDS = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None, "ngettext": (1, 2)}
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
-def used_messages() -> set[str]:
-    found: set[str] = set()
-    sources = [API / "i18n.py", *sorted(API.glob("web*.py"))]
-    for path in sources:
+def used_messages(
+    modules: tuple[str, ...] = ("i18n.py", "web*.py", "admin_*.py"),
+    templates: tuple[str, ...] = ("staff", "admin"),
+) -> set[str]:
+    """Msgids marked in those modules and template folders; a plural by its singular."""
+    found: list[str | tuple[str, ...]] = []
+    for path in sorted(p for pattern in modules for p in API.glob(pattern)):
         with path.open("rb") as source:
-            found.update(m for _, m, _, _ in extract(extract_python, source, keywords=KEYWORDS))
-    for path in sorted((API / "templates" / "staff").glob("*.html")):
-        with path.open("rb") as source:
-            options = {"extensions": "jinja2.ext.i18n"}
-            found.update(
-                m for _, m, _, _ in extract(babel_extract, source, KEYWORDS, options=options)
-            )
-    return found
+            found.extend(m for _, m, _, _ in extract(extract_python, source, keywords=KEYWORDS))
+    options = {"extensions": "jinja2.ext.i18n"}
+    for folder in templates:
+        for path in sorted((API / "templates" / folder).glob("*.html")):
+            with path.open("rb") as source:
+                found.extend(
+                    m for _, m, _, _ in extract(babel_extract, source, KEYWORDS, options=options)
+                )
+    return {m if isinstance(m, str) else m[0] for m in found}
 
 
 def zh_catalog():
@@ -42,7 +48,7 @@ def test_every_text_of_the_staff_pages_has_a_chinese_translation() -> None:
     catalog = zh_catalog()
     used = used_messages()
     assert len(used) > 100
-    missing = sorted(m for m in used if not catalog.get(m) or not catalog.get(m).string)
+    missing = sorted(m for m in used if not catalog.get(m) or not all(texts(catalog.get(m))))
     assert missing == []
     fuzzy = sorted(m.id for m in catalog if m.id and m.fuzzy)
     assert fuzzy == []
@@ -50,15 +56,23 @@ def test_every_text_of_the_staff_pages_has_a_chinese_translation() -> None:
 
 def test_the_chinese_catalog_has_no_left_over_entries() -> None:
     used = used_messages()
-    assert sorted(m.id for m in zh_catalog() if m.id and m.id not in used) == []
+    ids = [m.id if isinstance(m.id, str) else m.id[0] for m in zh_catalog() if m.id]
+    assert sorted(i for i in ids if i not in used) == []
+
+
+def texts(message: Message) -> tuple[str, ...]:
+    """The translation, or each plural form of it."""
+    return message.string if isinstance(message.string, tuple) else (message.string,)
 
 
 def test_translations_keep_their_placeholders() -> None:
     for message in zh_catalog():
         if message.id:
-            assert sorted(PLACEHOLDER.findall(message.id)) == sorted(
-                PLACEHOLDER.findall(message.string)
-            ), message.id
+            singular = message.id if isinstance(message.id, str) else message.id[0]
+            for translated in texts(message):
+                assert sorted(PLACEHOLDER.findall(singular)) == sorted(
+                    PLACEHOLDER.findall(translated)
+                ), message.id
 
 
 def test_form_messages_of_the_forms_package_are_all_read_in_chinese() -> None:
