@@ -237,14 +237,18 @@ def _by_task(where: TaskFilter, search: TextSearch | None = None) -> Select:
     if where.instance_id is not None:
         query = query.where(HumanTask.instance_id == where.instance_id)
     actor = where.actor
-    if where.mine and actor is not None:
+    clerk = actor is not None and not (actor.admin or actor.system)
+    own = where.mine and actor is not None
+    if own:
         query = query.where(HumanTask.assignee == actor.id)
     groups = where.visible_groups()
-    if groups is not None:
+    # A clerk sees every task assigned to them, so their own list needs no group test (which
+    # would read every task of their groups, open or done).
+    if groups is not None and not (own and clerk):
         in_groups = HumanTask.id.in_(
             select(HumanTaskGroup.task_id).where(HumanTaskGroup.group.in_(sorted(groups)))
         )
-        if actor is not None and not (actor.admin or actor.system):
+        if clerk:
             in_groups = or_(in_groups, HumanTask.assignee == actor.id)
         query = query.where(in_groups)
     return query

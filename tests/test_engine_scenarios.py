@@ -275,3 +275,20 @@ def test_unknown_task_and_instance_are_not_found(engine: Engine) -> None:
 def test_next_timer_due_is_the_earliest_pending(engine: Engine, clock) -> None:
     start(engine)
     assert engine.next_timer_due() == clock.now() + timedelta(days=1)
+
+
+def test_my_tasks_are_those_assigned_to_me_whichever_group_they_belong_to(
+    engine: Engine,
+) -> None:
+    claimed, waiting, handed_on = (
+        only_open_task(engine, start(engine, f"C-{n}").id) for n in (1, 2, 3)
+    )
+    engine.claim(claimed.id, INTAKE)
+    engine.claim(handed_on.id, INTAKE)
+    engine.delegate(handed_on.id, EXPERT.id, INTAKE, "needs an expert view")
+
+    assert [t.id for t in engine.tasks(actor=INTAKE, mine=True)] == [claimed.id]
+    assert engine.count_tasks(actor=INTAKE, mine=True) == 1
+    assert [t.id for t in engine.tasks(actor=EXPERT, mine=True)] == [handed_on.id]
+    assert engine.count_tasks(actor=EXPERT, mine=True) == 1
+    assert waiting.id not in {t.id for t in engine.tasks(actor=EXPERT)}
