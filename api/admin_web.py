@@ -276,7 +276,7 @@ def instance(instance_id: int):
     diagram = diagram_json(found)
     for shown, waiting in zip(diagram["waiting"], found.state["waiting"], strict=True):
         shown["due_label"] = local_time(waiting["due_at"])
-    page_data = {"diagram": diagram, "events": timeline, "names": names}
+    page_data = {"diagram": diagram, "events": timeline, "names": names, "labels": script_labels()}
     return render_template(
         "admin/instance.html",
         view=found.view,
@@ -288,6 +288,25 @@ def instance(instance_id: int):
         viewer_script=VIEWER,
         viewer_styles=STYLES,
     )
+
+
+def script_labels() -> dict[str, str]:
+    """The words the instance page's script writes, in the page's language; `{}` marks where
+    the script puts a value."""
+    return {
+        "removed": _("(removed)"),
+        "reason": _("Reason: {}"),
+        "in_timeline": _("in the timeline"),
+        "events": _("{} audit events"),
+        "no_events": _("No audit event names this element."),
+        "due": _("due {}"),
+        "incident": _("(incident)"),
+        "message": _("message {}"),
+        "no_viewer": _(
+            "The diagram viewer did not load (bpmn-js). Run npm ci on the server and reload."
+        ),
+        "not_drawn": _("The diagram could not be drawn: {}"),
+    }
 
 
 @bp.get("/audit")

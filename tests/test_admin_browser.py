@@ -135,10 +135,10 @@ def test_the_instance_view_marks_the_path_the_waiting_timer_and_lists_the_timeli
         assert "admin-" not in (shape(untouched).get_attribute("class") or "")
 
     badge = page.locator('.djs-overlays .admin-due[data-element-id="reply_window"]')
-    expect(badge).to_have_text(f"due {due_label}")
+    expect(badge).to_have_text(f"到期 {due_label}")  # the page's language, Chinese by default
     expect(badge).to_be_visible()
     expect(page.locator('.djs-overlays .admin-due[data-element-id="reply"]')).to_have_text(
-        "message reply_received"
+        "等待消息 reply_received"
     )
 
     completed = page.locator("#admin-timeline tr.admin-event-task_completed")
@@ -156,6 +156,7 @@ def test_the_instance_view_marks_the_path_the_waiting_timer_and_lists_the_timeli
     listed = page.locator("#admin-element-events li")
     expect(listed.filter(has_text="task_completed")).to_have_count(1)
     expect(listed.filter(has_text="task_ready")).to_have_count(1)
+    expect(page.locator("#admin-element-hint")).to_have_text("2 条审计事件")
     expect(completed).to_have_class(_has("admin-selected"))
 
     page.screenshot(path=str(ARTIFACTS / "admin-instance.png"), full_page=True)

@@ -10,6 +10,11 @@
   var diagram = data.diagram;
   var events = data.events;
   var names = data.names || {};
+  var labels = data.labels;
+
+  function say(name, value) {
+    return labels[name].replace('{}', value === undefined ? '' : value);
+  }
 
   function text(tag, content, className) {
     var node = document.createElement(tag);
@@ -27,11 +32,11 @@
     event.changes.forEach(function (change) {
       var line = change.field + ': ' +
         (change.kind === 'added' ? '' : change.before + ' → ') +
-        (change.kind === 'removed' ? '(removed)' : change.after);
+        (change.kind === 'removed' ? say('removed') : change.after);
       item.appendChild(text('div', line, 'admin-muted'));
     });
-    if (event.reason) { item.appendChild(text('div', 'reason: ' + event.reason, 'admin-muted')); }
-    var link = text('a', 'in the timeline');
+    if (event.reason) { item.appendChild(text('div', say('reason', event.reason), 'admin-muted')); }
+    var link = text('a', say('in_timeline'));
     link.href = '#event-' + event.id;
     item.appendChild(document.createTextNode(' '));
     item.appendChild(link);
@@ -48,7 +53,7 @@
     var found = events.filter(function (event) { return event.element_id === elementId; });
     title.textContent = (names[elementId] || elementId) + ' (' + elementId + ')';
     list.replaceChildren.apply(list, found.map(describe));
-    hint.textContent = found.length ? found.length + ' audit events' : 'No audit event names this element.';
+    hint.textContent = found.length ? say('events', found.length) : say('no_events');
     document.querySelectorAll('#admin-timeline tr.admin-event').forEach(function (row) {
       row.classList.toggle('admin-selected', row.dataset.elementId === elementId);
     });
@@ -75,7 +80,7 @@
   }
 
   if (typeof window.BpmnJS !== 'function') {
-    fail('The diagram viewer did not load (bpmn-js). Run `npm ci` on the server and reload.');
+    fail(say('no_viewer'));
     return;
   }
 
@@ -99,8 +104,8 @@
       canvas.addMarker(waiting.element_id, 'admin-waiting');
       if (waiting.via && registry.get(waiting.via)) { canvas.addMarker(waiting.via, 'admin-waiting'); }
       var label = waiting.kind === 'timer'
-        ? 'due ' + waiting.due_label + (waiting.status === 'incident' ? ' (incident)' : '')
-        : 'message ' + (waiting.label || '');
+        ? say('due', waiting.due_label) + (waiting.status === 'incident' ? ' ' + say('incident') : '')
+        : say('message', waiting.label || '');
       var badge = text('div', label, 'admin-due' + (waiting.status === 'incident' ? ' admin-due-incident' : ''));
       badge.dataset.elementId = waiting.element_id;
       overlays.add(waiting.element_id, 'admin-due', { position: { bottom: 2, left: -30 }, html: badge });
@@ -116,6 +121,6 @@
     canvas.zoom('fit-viewport');
     container.dataset.state = 'ready';
   }).catch(function (error) {
-    fail('The diagram could not be drawn: ' + (error && error.message || error));
+    fail(say('not_drawn', error && error.message || error));
   });
 })();
