@@ -225,11 +225,19 @@ def _by_group(where: TaskFilter) -> CompoundSelect | Select:
 
 
 def _by_task(where: TaskFilter, search: TextSearch | None = None) -> Select:
+    status = where.status
     if search is not None:
         # The search table holds only open tasks: a status test would make SQLite walk the
         # list index instead of looking up the hits.
         where = replace(where, status=None, q=None)
+    pinned = bool(where.business_key) or where.instance_id is not None
+    if pinned:
+        # A business key or an instance has a handful of tasks: the status is tested as an
+        # expression no index serves, so SQLite looks them up instead of walking the list.
+        where = replace(where, status=None)
     query = _narrow(select(HumanTask), HumanTask, HumanTask.id, where)
+    if pinned and status:
+        query = query.where(HumanTask.status.concat("") == status)
     if search is not None:
         query = query.where(search.hits())
     if where.business_key:
@@ -245,8 +253,10 @@ def _by_task(where: TaskFilter, search: TextSearch | None = None) -> Select:
     # A clerk sees every task assigned to them, so their own list needs no group test (which
     # would read every task of their groups, open or done).
     if groups is not None and not (own and clerk):
-        in_groups = HumanTask.id.in_(
-            select(HumanTaskGroup.task_id).where(HumanTaskGroup.group.in_(sorted(groups)))
+        # The tasks here are few (an instance's, a business key's): each is looked up in the
+        # group rows, where listing every task of the groups would read them all.
+        in_groups = exists().where(
+            HumanTaskGroup.task_id == HumanTask.id, HumanTaskGroup.group.in_(sorted(groups))
         )
         if clerk:
             in_groups = or_(in_groups, HumanTask.assignee == actor.id)

@@ -292,3 +292,17 @@ def test_my_tasks_are_those_assigned_to_me_whichever_group_they_belong_to(
     assert [t.id for t in engine.tasks(actor=EXPERT, mine=True)] == [handed_on.id]
     assert engine.count_tasks(actor=EXPERT, mine=True) == 1
     assert waiting.id not in {t.id for t in engine.tasks(actor=EXPERT)}
+
+
+def test_a_business_key_or_instance_lists_only_what_the_actor_may_see(engine: Engine) -> None:
+    instance = start(engine, "C-7")
+    task = only_open_task(engine, instance.id)
+    for narrowed in ({"business_key": "C-7"}, {"instance_id": instance.id}):
+        assert [t.id for t in engine.tasks(actor=INTAKE, **narrowed)] == [task.id]
+        assert engine.count_tasks(actor=INTAKE, **narrowed) == 1
+        assert engine.tasks(actor=ENFORCEMENT, **narrowed) == []
+        assert engine.count_tasks(actor=ENFORCEMENT, **narrowed) == 0
+    engine.complete_task(task.id, {"severity": "low"}, INTAKE)
+    assert engine.tasks(actor=INTAKE, business_key="C-7") == []
+    done = engine.tasks(actor=INTAKE, business_key="C-7", status="completed")
+    assert [t.id for t in done] == [task.id]
