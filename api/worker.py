@@ -25,11 +25,12 @@ def fire_until_idle(engine: Engine, batch: int, threads: int = 1) -> int:
     side by side, each still in its own transaction, so one's commit need not wait for
     another's; those of one instance always fire in order, in one thread."""
     handled = 0
+    fire = partial(_fire_in_order, engine)
     with ThreadPoolExecutor(threads) if threads > 1 else nullcontext() as pool:
+        run = pool.map if pool is not None else map
         while True:
             groups = engine.claim_due_timer_groups(batch)
-            fire = partial(_fire_in_order, engine)
-            list(pool.map(fire, groups) if pool is not None else map(fire, groups))
+            list(run(fire, groups))
             claimed = sum(len(group) for group in groups)
             handled += claimed
             if claimed < batch:

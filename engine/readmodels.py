@@ -212,25 +212,8 @@ def _insert_tasks(session: Session, tasks: list[dict[str, Any]]) -> None:
 
 
 def _created_view(values: Mapping[str, Any]) -> TaskView:
-    return TaskView(
-        id=values["id"],
-        instance_id=values["instance_id"],
-        process_id=values["process_id"],
-        business_key=values["business_key"],
-        element_id=values["element_id"],
-        name=values["name"],
-        form_key=values["form_key"],
-        candidate_groups=list(values["candidate_groups"]),
-        assignee=None,
-        status=values["status"],
-        created_at=values["created_at"],
-        due_at=values["due_at"],
-        completed_at=None,
-        completed_by=None,
-        attributes=dict(values["attributes"]),
-        owner=None,
-        delegation=None,
-    )
+    """The view of a row just inserted, from its values: an unattached row, never flushed."""
+    return task_view(HumanTask(**values))
 
 
 NO_ATTRIBUTES = TaskAttributes({})
