@@ -7,14 +7,16 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine as SqlEngine
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import audit_query, db, spiff
@@ -49,6 +51,20 @@ _TIMER_WITH_INSTANCE = (
     select(Timer, Instance)
     .join(Instance, Instance.id == Timer.instance_id)
     .where(Timer.id == bindparam("timer_id"))
+)
+
+_NEWEST_DEPLOYMENT = select(func.max(Deployment.__table__.c.id))
+_DEPLOYED_PROCESSES = select(
+    Deployment.__table__.c.id, Deployment.__table__.c.process_ids
+).order_by(Deployment.__table__.c.version)
+
+_INSTANCES = Instance.__table__
+_INSERT_INSTANCE = insert(_INSTANCES).returning(_INSTANCES.c.id)
+_SAVE_INSTANCE = (
+    update(_INSTANCES)
+    .where(_INSTANCES.c.id == bindparam("instance_id"))
+    .where(_INSTANCES.c.version == bindparam("expected"))
+    .values(version=_INSTANCES.c.version + 1)
 )
 
 CLAIM_TTL = timedelta(seconds=60)
@@ -94,6 +110,9 @@ class Engine(InstanceMigration):
         self._specs: dict[int, dict[str, spiff.ProcessSpecs]] = {}
         self._forms: dict[tuple[int, str], FormValidator] = {}
         self._versions: dict[int, int] = {}
+        self._lock = threading.Lock()
+        self._newest_deployment: int | None = None
+        self._latest: dict[str, int] = {}
 
     def create_schema(self) -> None:
         db.upgrade(self.sql)
@@ -160,11 +179,7 @@ class Engine(InstanceMigration):
         """Start one instance of every deployed process that begins with a timer, unless one
         is running: it waits for its first due time and then repeats by its own cycle."""
         with self._transaction() as session:
-            latest: dict[str, int] = {}
-            for deployment_id, process_ids in session.execute(
-                select(Deployment.id, Deployment.process_ids).order_by(Deployment.version)
-            ):
-                latest.update(dict.fromkeys(process_ids, deployment_id))
+            latest = self._latest_deployments(session)
             running = set(
                 session.scalars(select(Instance.process_id).where(Instance.status == "running"))
             )
@@ -208,14 +223,25 @@ class Engine(InstanceMigration):
         )
 
     def _latest_deployment(self, session: Session, process_id: str) -> int:
-        """The newest deployment holding the process; reads only ids, never the stored specs."""
-        rows = session.execute(
-            select(Deployment.id, Deployment.process_ids).order_by(Deployment.version.desc())
-        )
-        for deployment_id, process_ids in rows:
-            if process_id in process_ids:
-                return deployment_id
-        raise NotFound(f"process '{process_id}' is not deployed")
+        """The newest deployment holding the process."""
+        found = self._latest_deployments(session).get(process_id)
+        if found is None:
+            raise NotFound(f"process '{process_id}' is not deployed")
+        return found
+
+    def _latest_deployments(self, session: Session) -> dict[str, int]:
+        """Process id -> the newest deployment holding it. That changes only when a deployment
+        is added, here or by another process sharing the database: each call reads the newest
+        deployment's id and rereads the processes of all only when it moved."""
+        connection = session.connection()
+        newest = connection.execute(_NEWEST_DEPLOYMENT).scalar()
+        with self._lock:
+            if newest != self._newest_deployment:
+                latest: dict[str, int] = {}
+                for deployment_id, process_ids in connection.execute(_DEPLOYED_PROCESSES):
+                    latest.update(dict.fromkeys(process_ids, deployment_id))
+                self._latest, self._newest_deployment = latest, newest
+            return self._latest
 
     def _process_specs(self, session: Session, deployment_id: int) -> dict[str, spiff.ProcessSpecs]:
         """Specs are restored once per deployment and shared by every instance of it."""
@@ -261,18 +287,21 @@ class Engine(InstanceMigration):
             deployment_id = self._latest_deployment(session, process_id)
             specs = self._process_specs(session, deployment_id)[process_id]
             now = self.clock.now()
-            row = Instance(
-                deployment_id=deployment_id,
-                process_id=process_id,
-                business_key=business_key,
-                status="running",
-                state={},
-                started_by=actor.id,
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(row)
-            session.flush()
+            values = {
+                "deployment_id": deployment_id,
+                "process_id": process_id,
+                "business_key": business_key,
+                "status": "running",
+                "state": {},
+                "version": 1,
+                "started_by": actor.id,
+                "created_at": now,
+                "updated_at": now,
+                "completed_at": None,
+            }
+            # Written as SQL, as `_save` writes it; the object only carries the values.
+            instance_id = session.connection().execute(_INSERT_INSTANCE, values).scalar_one()
+            row = Instance(id=instance_id, **values)
             audit(session, now, actor.id, "instance_started", instance=row, data_after=dict(data))
             wf = spiff.Instance.start(specs, data, self._service_call(session, row))
             created = self._save(session, row, wf, actor, new=True)
@@ -344,15 +373,28 @@ class Engine(InstanceMigration):
         new: bool = False,
     ) -> Created:
         now = self.clock.now()
-        row.state = wf.dump()
-        row.updated_at = now
+        values = {
+            "deployment_id": row.deployment_id,
+            "state": wf.dump(),
+            "updated_at": now,
+            "status": row.status,
+            "completed_at": row.completed_at,
+        }
         if wf.completed and row.status != "completed":
-            row.status = "completed"
-            row.completed_at = now
+            values.update(status="completed", completed_at=now)
             audit(session, now, actor.id, "instance_completed", instance=row)
         with session.no_autoflush:  # one flush, so inserts of a table go out as one batch
             created = sync_read_models(session, row, wf, actor, now, new=new)
         session.flush()
+        # One UPDATE that checks and moves the optimistic version, without the unit of work:
+        # `row` then holds what was written, as a row just loaded would.
+        saved = session.connection().execute(
+            _SAVE_INSTANCE, {"instance_id": row.id, "expected": row.version, **values}
+        )
+        if saved.rowcount != 1:
+            raise Conflict("the instance was changed by someone else meanwhile; reload")
+        for name, value in (*values.items(), ("version", row.version + 1)):
+            set_committed_value(row, name, value)
         return created
 
     def _instance_view(

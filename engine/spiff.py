@@ -10,6 +10,7 @@ from calendar import monthrange
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -184,6 +185,20 @@ class ProcessSpecs:
     spec: Any
     subprocess_specs: dict[str, Any]
 
+    @cached_property
+    def has_cycle_timers(self) -> bool:
+        """Whether any catching event waits on a cycle: only then must each step put cycles
+        back on their calendar dates, a walk over every task that others need not pay."""
+        return any(
+            isinstance(task_spec, CatchingEvent)
+            and any(
+                isinstance(d, CycleTimerEventDefinition)
+                for d in _definitions(task_spec.event_definition)
+            )
+            for spec in (self.spec, *self.subprocess_specs.values())
+            for task_spec in spec.task_specs.values()
+        )
+
 
 def starts_on_timer(specs: ProcessSpecs) -> bool:
     """A process whose start event is a timer (monthly disclosure, weekly report) is started
@@ -254,15 +269,16 @@ class WaitingTimer:
 class Instance:
     """A running workflow with its script engine attached; every call may raise EngineError."""
 
-    def __init__(self, workflow: BpmnWorkflow) -> None:
+    def __init__(self, workflow: BpmnWorkflow, specs: ProcessSpecs) -> None:
         self.workflow = workflow
+        self.specs = specs
 
     @classmethod
     def start(cls, specs: ProcessSpecs, data: Mapping[str, Any], call: ServiceCall) -> Instance:
         wf = BpmnWorkflow(specs.spec, specs.subprocess_specs, script_engine=_ScriptEngine(call))
         for task in wf.get_tasks(state=TaskState.READY):
             task.data.update(data)
-        instance = cls(wf)
+        instance = cls(wf, specs)
         instance.advance()
         return instance
 
@@ -270,7 +286,7 @@ class Instance:
     def restore(cls, state: dict[str, Any], specs: ProcessSpecs, call: ServiceCall) -> Instance:
         wf = _restore(state, specs)
         wf.script_engine = _ScriptEngine(call)
-        return cls(wf)
+        return cls(wf, specs)
 
     def dump(self) -> dict[str, Any]:
         return _dump(self.workflow)
@@ -293,6 +309,8 @@ class Instance:
         days of the start month), so a monthly timer drifts: 1 Dec, 1 Jan, 1 Feb, 4 Mar. Put every
         waiting cycle whose period has years or months back on its calendar date; the occurrences
         passed are the ones Spiff has counted down in event_value['cycles']."""
+        if not self.specs.has_cycle_timers:
+            return
         for task in self._waiting_catchers():
             definition = task.task_spec.event_definition
             value = task._get_internal_data("event_value")
