@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from api.composition import bundle_files
-from engine import BundleInvalid, Engine
-from tests.conftest import ADMIN, DEMO_PROCESSES, INTAKE, shared_dir
+from engine import BundleInvalid, Engine, NotFound
+from tests.clock import TravelClock
+from tests.conftest import ADMIN, DEMO_PROCESSES, INTAKE, Calls, new_engine, shared_dir
 
 DEMO = "engine_demo.bpmn"
 
@@ -52,6 +53,27 @@ def test_running_instances_stay_on_their_version_when_a_new_one_deploys(engine: 
     task = engine.tasks(instance_id=old.id)[0]
     engine.complete_task(task.id, {"severity": "low"}, INTAKE)
     assert engine.instance(old.id).deployment_version == 1
+
+
+def test_a_version_deployed_by_another_process_is_the_one_new_starts_use(
+    engine: Engine, sqlite_url: str, calls: Calls, clock: TravelClock
+) -> None:
+    """The web process starts instances while a designer deploys through the CLI: the next
+    start after the deployment runs the new version, though this engine knew the old one."""
+    assert (
+        engine.start("engine_demo", {"review_limit": "P2D"}, "C-1", INTAKE).deployment_version == 1
+    )
+    designer = new_engine(sqlite_url, calls, clock)
+    try:
+        changed = with_demo_text('name="Review"', 'name="Review the complaint"')
+        assert designer.deploy(changed, ADMIN).version == 2
+    finally:
+        designer.close()
+    started = engine.start("engine_demo", {"review_limit": "P2D"}, "C-2", INTAKE)
+    assert started.deployment_version == 2
+    assert started.tasks[0].name == "Review the complaint"
+    with pytest.raises(NotFound, match="'nowhere' is not deployed"):
+        engine.start("nowhere", {}, "C-3", INTAKE)
 
 
 def test_malformed_xml_names_the_file_and_line(engine: Engine) -> None:
