@@ -122,17 +122,30 @@ def sync_read_models(
     now: datetime,
     *,
     new: bool = False,
+    finished: str | None = None,
 ) -> Created:
     """Tasks and timers rows in step with the workflow. `new`: the instance was inserted in
-    this transaction, so it has no rows yet and reading them back would only cost round trips."""
-    tasks = _sync_tasks(session, row, wf, actor, now, new)
+    this transaction, so it has no rows yet and reading them back would only cost round trips.
+    `finished`: the task this operation completed, whose row is no longer open. The rows
+    mirror what the workflow waited on when last saved (`wf.saved_waits`): where it waits on
+    the same now, there is nothing to read or change."""
+    tasks = _sync_tasks(session, row, wf, actor, now, new, finished)
     return Created(tasks, _sync_timers(session, row, wf, now, new))
 
 
 def _sync_tasks(
-    session: Session, row: Instance, wf: spiff.Instance, actor: Actor, now: datetime, new: bool
+    session: Session,
+    row: Instance,
+    wf: spiff.Instance,
+    actor: Actor,
+    now: datetime,
+    new: bool,
+    finished: str | None,
 ) -> list[TaskView]:
     ready = {t.id: t for t in wf.ready_user_tasks()}
+    saved = wf.saved_waits
+    if not new and saved is not None and ready.keys() == saved.user_tasks - {finished}:
+        return []
     known = {} if new else _open_or_ready(session, row.id, ready)
     for task_id, task_row in known.items():
         if task_row.status == "open" and task_id not in ready:
@@ -265,13 +278,20 @@ def _due_at(task: spiff.ReadyTask) -> datetime | None:
 def _sync_timers(
     session: Session, row: Instance, wf: spiff.Instance, now: datetime, new: bool
 ) -> list[Timer]:
+    waiting = {t.task_id: t for t in wf.waiting_timers()}
+    saved = wf.saved_waits
+    if (
+        not new
+        and saved is not None
+        and saved.timers == {(t, w.due_at) for t, w in waiting.items()}
+    ):
+        return []
     # An incident stays the admins' until retried or skipped, but it ends with its task.
     pending = (
         {}
         if new
         else {t.task_id: t for t in session.scalars(_PENDING_TIMERS, {"instance_id": row.id})}
     )
-    waiting = {t.task_id: t for t in wf.waiting_timers()}
     for task_id, timer in pending.items():
         if task_id in waiting:
             continue

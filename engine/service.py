@@ -60,6 +60,11 @@ _DEPLOYED_PROCESSES = select(
 
 _INSTANCES = Instance.__table__
 _INSERT_INSTANCE = insert(_INSTANCES).returning(_INSTANCES.c.id)
+_COMPLETE_TASK = (
+    update(HumanTask.__table__)
+    .where(HumanTask.__table__.c.id == bindparam("task_id"))
+    .where(HumanTask.__table__.c.status == "open")
+)
 _SAVE_INSTANCE = (
     update(_INSTANCES)
     .where(_INSTANCES.c.id == bindparam("instance_id"))
@@ -371,7 +376,9 @@ class Engine(InstanceMigration):
         actor: Actor,
         *,
         new: bool = False,
+        finished: str | None = None,
     ) -> Created:
+        """`finished`: the user task this operation completed (see `sync_read_models`)."""
         now = self.clock.now()
         values = {
             "deployment_id": row.deployment_id,
@@ -384,7 +391,7 @@ class Engine(InstanceMigration):
             values.update(status="completed", completed_at=now)
             audit(session, now, actor.id, "instance_completed", instance=row)
         with session.no_autoflush:  # one flush, so inserts of a table go out as one batch
-            created = sync_read_models(session, row, wf, actor, now, new=new)
+            created = sync_read_models(session, row, wf, actor, now, new=new, finished=finished)
         session.flush()
         # One UPDATE that checks and moves the optimistic version, without the unit of work:
         # `row` then holds what was written, as a row just loaded would.
@@ -393,8 +400,8 @@ class Engine(InstanceMigration):
         )
         if saved.rowcount != 1:
             raise Conflict("the instance was changed by someone else meanwhile; reload")
-        for name, value in (*values.items(), ("version", row.version + 1)):
-            set_committed_value(row, name, value)
+        _written(row, {**values, "version": row.version + 1})
+        wf.mark_saved()
         return created
 
     def _instance_view(
@@ -689,19 +696,20 @@ class Engine(InstanceMigration):
         self, session: Session, row: HumanTask, *, assignee: str | None, **values: Any
     ) -> None:
         """Move the task on only if nobody moved it meanwhile (the optimistic check of claims)."""
-        result = session.execute(
-            update(HumanTask)
-            .where(HumanTask.id == row.id, HumanTask.status == "open")
+        tasks = HumanTask.__table__
+        result = session.connection().execute(
+            update(tasks)
+            .where(tasks.c.id == row.id, tasks.c.status == "open")
             .where(
-                HumanTask.assignee.is_(None)
+                tasks.c.assignee.is_(None)
                 if row.assignee is None
-                else HumanTask.assignee == row.assignee
+                else tasks.c.assignee == row.assignee
             )
             .values(assignee=assignee, **values)
         )
         if result.rowcount != 1:
             raise Conflict("task changed meanwhile; reload")
-        session.refresh(row)
+        _written(row, {"assignee": assignee, **values})
 
     def _validated(
         self, session: Session, instance: Instance, row: HumanTask, data: Mapping[str, Any]
@@ -733,13 +741,11 @@ class Engine(InstanceMigration):
             where["instance_id"] = instance.id
             clean = self._validated(session, instance, row, data)
             now = self.clock.now()
-            claimed = session.execute(
-                update(HumanTask)
-                .where(HumanTask.id == task_id, HumanTask.status == "open")
-                .values(status="completed", completed_by=actor.id, completed_at=now)
-            )
+            done = {"status": "completed", "completed_by": actor.id, "completed_at": now}
+            claimed = session.connection().execute(_COMPLETE_TASK, {"task_id": task_id, **done})
             if claimed.rowcount != 1:
                 raise Conflict("the task was completed by someone else meanwhile")
+            _written(row, done)
             wf = self._restore(session, instance)
             before = {k: wf.task_value(task_id, k) for k in clean}
             audit(
@@ -752,7 +758,7 @@ class Engine(InstanceMigration):
                 data_after=clean,
             )
             wf.complete(task_id, clean)
-            self._save(session, instance, wf, actor)
+            self._save(session, instance, wf, actor, finished=task_id)
             return task_view(row)
 
     def _task_and_instance(self, session: Session, task_id: str) -> tuple[HumanTask, Instance]:
@@ -1000,6 +1006,13 @@ class Engine(InstanceMigration):
 
 def _task_order() -> tuple:
     return (HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)
+
+
+def _written(row: Instance | HumanTask, values: Mapping[str, Any]) -> None:
+    """Values an UPDATE statement just wrote, set on the row as if loaded: the unit of work
+    then has nothing to write again."""
+    for name, value in values.items():
+        set_committed_value(row, name, value)
 
 
 def _require_open(row: HumanTask) -> None:

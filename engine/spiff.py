@@ -266,12 +266,27 @@ class WaitingTimer:
     due_at: datetime
 
 
+@dataclass(frozen=True)
+class Waits:
+    """What a workflow waits on, as the read models mirror it: its ready user tasks by id and
+    its waiting timers by task id and due time."""
+
+    user_tasks: frozenset[str]
+    timers: frozenset[tuple[str, datetime]]
+
+
+NOTHING_SAVED = Waits(frozenset(), frozenset())
+
+
 class Instance:
     """A running workflow with its script engine attached; every call may raise EngineError."""
 
     def __init__(self, workflow: BpmnWorkflow, specs: ProcessSpecs) -> None:
         self.workflow = workflow
         self.specs = specs
+        # What it waited on as last saved, taken before its first change since: the read
+        # models mirror exactly that, so a sync that finds the same waits has nothing to read.
+        self.saved_waits: Waits | None = None
 
     @classmethod
     def start(cls, specs: ProcessSpecs, data: Mapping[str, Any], call: ServiceCall) -> Instance:
@@ -279,6 +294,7 @@ class Instance:
         for task in wf.get_tasks(state=TaskState.READY):
             task.data.update(data)
         instance = cls(wf, specs)
+        instance.saved_waits = NOTHING_SAVED
         instance.advance()
         return instance
 
@@ -291,10 +307,25 @@ class Instance:
     def dump(self) -> dict[str, Any]:
         return _dump(self.workflow)
 
+    def waits(self) -> Waits:
+        return Waits(
+            frozenset(t.id for t in self.ready_user_tasks()),
+            frozenset((t.task_id, t.due_at) for t in self.waiting_timers()),
+        )
+
+    def mark_saved(self) -> None:
+        """The current state is the stored one again."""
+        self.saved_waits = None
+
+    def _changing(self) -> None:
+        if self.saved_waits is None:
+            self.saved_waits = self.waits()
+
     # ---- acting
 
     def advance(self) -> None:
         """Fire due timers and run engine steps until only people or events are awaited."""
+        self._changing()
         self._guard(self._advance)
 
     def _advance(self) -> None:
@@ -325,6 +356,7 @@ class Instance:
         task = self.workflow.get_task_from_id(UUID(task_id))
         if task is None or task.state != TaskState.READY or not task.task_spec.manual:
             raise WorkflowFailed(f"task {task_id} is not ready")
+        self._changing()
 
         def run() -> None:
             task.data.update(data)
@@ -342,6 +374,8 @@ class Instance:
         return names
 
     def receive_message(self, name: str, payload: Mapping[str, Any]) -> None:
+        self._changing()
+
         def run() -> None:
             self.workflow.send_event(BpmnEvent(MessageEventDefinition(name), dict(payload)))
             self._advance()
@@ -413,6 +447,7 @@ class Instance:
                 f"'{task.task_spec.bpmn_id}' is on the process's path, not attached to an "
                 "activity; skipping it would stop the instance: retry it instead"
             )
+        self._changing()
         task.cancel()
 
     def task_data(self, task_id: str) -> dict[str, Any]:
@@ -424,6 +459,7 @@ class Instance:
         task = self.workflow.get_task_from_id(UUID(task_id))
         if task is None or task.state != TaskState.READY or not task.task_spec.manual:
             raise WorkflowFailed(f"task {task_id} is not ready")
+        self._changing()
         task.data.update(data)
 
     def task_value(self, task_id: str, key: str) -> Any:
