@@ -51,6 +51,7 @@ def build_engine(
         clock=clock,
         task_attributes=settings.task_attributes,
         task_search=settings.task_search,
+        workflow_cache=settings.workflow_cache,
     )
 
 

@@ -8,6 +8,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.service import WORKFLOW_CACHE
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # What the task list shows and filters by, copied from the task data onto each task when it becomes
@@ -36,6 +38,8 @@ class Settings:
     timer_batch: int
     # COMPLAINTS_TIMER_THREADS: timers fired side by side by one worker; unset: by database.
     timer_threads: int | None = None
+    # COMPLAINTS_WORKFLOW_CACHE: running instances' workflows kept in memory between steps.
+    workflow_cache: int = WORKFLOW_CACHE
     # Open311 API keys (COMPLAINTS_OPEN311_KEYS, comma-separated); none means POST is refused.
     open311_keys: frozenset[str] = field(default=frozenset(), repr=False)
     # Changing these applies to tasks that become ready afterwards; existing rows keep theirs.
@@ -69,6 +73,7 @@ class Settings:
             timer_threads=int(env["COMPLAINTS_TIMER_THREADS"])
             if env.get("COMPLAINTS_TIMER_THREADS")
             else None,
+            workflow_cache=int(env.get("COMPLAINTS_WORKFLOW_CACHE", WORKFLOW_CACHE)),
             open311_keys=parse_keys(env.get("COMPLAINTS_OPEN311_KEYS", "")),
             identity_groups=parse_keys(env.get("COMPLAINTS_IDENTITY_GROUPS", IDENTITY_GROUPS)),
         )

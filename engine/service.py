@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, defer, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -39,18 +39,22 @@ from .errors import Conflict, EngineError, Forbidden, InvalidData, NotFound
 from .migration import InstanceMigration
 from .models import AuditEvent, Deployment, DeploymentFile, HumanTask, Instance, Timer
 from .readmodels import Created, sync_read_models, task_view, timer_view
+from .workflow_cache import WorkflowCache
 
 log = logging.getLogger(__name__)
 
+# The stored state, the largest column by far, is read only if the workflow is not in memory.
 _TASK_WITH_INSTANCE = (
     select(HumanTask, Instance)
     .join(Instance, Instance.id == HumanTask.instance_id)
     .where(HumanTask.id == bindparam("task_id"))
+    .options(defer(Instance.state))
 )
 _TIMER_WITH_INSTANCE = (
     select(Timer, Instance)
     .join(Instance, Instance.id == Timer.instance_id)
     .where(Timer.id == bindparam("timer_id"))
+    .options(defer(Instance.state))
 )
 
 _NEWEST_DEPLOYMENT = select(func.max(Deployment.__table__.c.id))
@@ -73,6 +77,7 @@ _SAVE_INSTANCE = (
 )
 
 CLAIM_TTL = timedelta(seconds=60)
+WORKFLOW_CACHE = 256
 MAX_TIMER_ATTEMPTS = 5
 
 
@@ -92,9 +97,11 @@ class Engine(InstanceMigration):
         max_timer_attempts: int = MAX_TIMER_ATTEMPTS,
         task_attributes: Mapping[str, str] | None = None,
         task_search: tuple[str, ...] = (),
+        workflow_cache: int = WORKFLOW_CACHE,
     ) -> None:
         """`task_attributes` (name -> dotted path into task data) are copied onto each new task
-        for lists and filters; `task_search` names those that free-text search also reads."""
+        for lists and filters; `task_search` names those that free-text search also reads.
+        `workflow_cache`: how many instances' workflows stay in memory between steps."""
         from .readmodels import TaskAttributes
 
         self.sql = db.connect(database) if isinstance(database, str) else database
@@ -115,6 +122,7 @@ class Engine(InstanceMigration):
         self._specs: dict[int, dict[str, spiff.ProcessSpecs]] = {}
         self._forms: dict[tuple[int, str], FormValidator] = {}
         self._versions: dict[int, int] = {}
+        self._workflows = WorkflowCache(workflow_cache)
         self._lock = threading.Lock()
         self._newest_deployment: int | None = None
         self._latest: dict[str, int] = {}
@@ -133,6 +141,7 @@ class Engine(InstanceMigration):
         try:
             yield session
             session.commit()
+            self._workflows.keep_committed(session)
         except StaleDataError as err:
             session.rollback()
             raise Conflict("the instance was changed by someone else meanwhile; reload") from err
@@ -310,6 +319,7 @@ class Engine(InstanceMigration):
             audit(session, now, actor.id, "instance_started", instance=row, data_after=dict(data))
             wf = spiff.Instance.start(specs, data, self._service_call(session, row))
             created = self._save(session, row, wf, actor, new=True)
+            self._workflows.lend(session, row, wf)
             return self._instance_view(session, row, wf, created)
 
     def instance(self, instance_id: int) -> InstanceView:
@@ -365,8 +375,17 @@ class Engine(InstanceMigration):
         return row
 
     def _restore(self, session: Session, row: Instance) -> spiff.Instance:
-        specs = self._process_specs(session, row.deployment_id)[row.process_id]
-        return spiff.Instance.restore(row.state, specs, self._service_call(session, row))
+        """The workflow as `row` stores it: kept in memory since its last step here, else
+        restored from the stored state."""
+        call = self._service_call(session, row)
+        wf = self._workflows.take(row)
+        if wf is None:
+            specs = self._process_specs(session, row.deployment_id)[row.process_id]
+            wf = spiff.Instance.restore(row.state, specs, call)
+        else:
+            wf.attach(call)
+        self._workflows.lend(session, row, wf)
+        return wf
 
     def _save(
         self,

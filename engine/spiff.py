@@ -5,6 +5,7 @@ engine acts on. Everything here works around a known trap of SpiffWorkflow 3.2 (
 
 from __future__ import annotations
 
+import copy
 import json
 from calendar import monthrange
 from collections.abc import Callable, Iterator, Mapping
@@ -292,7 +293,7 @@ class Instance:
     def start(cls, specs: ProcessSpecs, data: Mapping[str, Any], call: ServiceCall) -> Instance:
         wf = BpmnWorkflow(specs.spec, specs.subprocess_specs, script_engine=_ScriptEngine(call))
         for task in wf.get_tasks(state=TaskState.READY):
-            task.data.update(data)
+            task.data.update(_detached(data))
         instance = cls(wf, specs)
         instance.saved_waits = NOTHING_SAVED
         instance.advance()
@@ -300,9 +301,14 @@ class Instance:
 
     @classmethod
     def restore(cls, state: dict[str, Any], specs: ProcessSpecs, call: ServiceCall) -> Instance:
-        wf = _restore(state, specs)
-        wf.script_engine = _ScriptEngine(call)
-        return cls(wf, specs)
+        instance = cls(_restore(state, specs), specs)
+        instance.attach(call)
+        return instance
+
+    def attach(self, call: ServiceCall) -> None:
+        """Service tasks of the next step call handlers through `call` (bound to the
+        operation's transaction)."""
+        self.workflow.script_engine = _ScriptEngine(call)
 
     def dump(self) -> dict[str, Any]:
         return _dump(self.workflow)
@@ -359,7 +365,7 @@ class Instance:
         self._changing()
 
         def run() -> None:
-            task.data.update(data)
+            task.data.update(_detached(data))
             task.run()
             self._advance()
 
@@ -377,7 +383,9 @@ class Instance:
         self._changing()
 
         def run() -> None:
-            self.workflow.send_event(BpmnEvent(MessageEventDefinition(name), dict(payload)))
+            self.workflow.send_event(
+                BpmnEvent(MessageEventDefinition(name), _detached(dict(payload)))
+            )
             self._advance()
 
         self._guard(run)
@@ -431,9 +439,9 @@ class Instance:
     def latest_data(self) -> dict[str, Any]:
         """The instance's data as of its last step: the workflow's own once it has ended."""
         if self.workflow.completed:
-            return dict(self.workflow.data)
+            return _detached(self.workflow.data)
         last = self.workflow.last_task
-        return dict(last.data) if last is not None else {}
+        return _detached(last.data) if last is not None else {}
 
     def cancel_boundary_timer(self, task_id: str) -> None:
         """Withdraw a waiting boundary timer (a reminder, an escalation) so it never fires; the
@@ -452,7 +460,7 @@ class Instance:
 
     def task_data(self, task_id: str) -> dict[str, Any]:
         task = self.workflow.get_task_from_id(UUID(task_id))
-        return {} if task is None else dict(task.data)
+        return {} if task is None else _detached(task.data)
 
     def save_task_data(self, task_id: str, data: Mapping[str, Any]) -> None:
         """Keep a delegate's values on a ready task without running it: its owner completes it."""
@@ -460,11 +468,11 @@ class Instance:
         if task is None or task.state != TaskState.READY or not task.task_spec.manual:
             raise WorkflowFailed(f"task {task_id} is not ready")
         self._changing()
-        task.data.update(data)
+        task.data.update(_detached(data))
 
     def task_value(self, task_id: str, key: str) -> Any:
         task = self.workflow.get_task_from_id(UUID(task_id))
-        return None if task is None else task.data.get(key)
+        return None if task is None else _detached(task.data.get(key))
 
     def timer_completed(self, task_id: str) -> bool:
         task = self.workflow.get_task_from_id(UUID(task_id))
@@ -546,6 +554,13 @@ def calendar_cycle_due(expression: str, cycles_left: int) -> datetime | None:
     year, month = start.year + year, month + 1
     day = min(start.day, monthrange(year, month)[1])
     return start.replace(year=year, month=month, day=day) + passed * timedelta(**period)
+
+
+def _detached(value: Any) -> Any:
+    """A copy sharing nothing with the workflow: a workflow outlives the call (it may stay in
+    memory for the instance's next step), so neither what goes in nor what comes out may be
+    changed by the caller afterwards."""
+    return copy.deepcopy(value)
 
 
 def _definitions(definition) -> list:
