@@ -91,3 +91,8 @@ class WorkflowFailed(EngineError):
     """A step of the process itself failed (script, expression, gateway with no path)."""
 
     code = "workflow_failed"
+
+
+class StartOver(Exception):  # noqa: N818 - a signal to the engine, never seen by callers
+    """What an operation read changed before it wrote anything it could not take back: the
+    engine rolls it back and runs it again. Never leaves the engine."""

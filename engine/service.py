@@ -8,7 +8,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,7 +35,7 @@ from .contracts import (
     TaskView,
     TimerView,
 )
-from .errors import Conflict, EngineError, Forbidden, InvalidData, NotFound
+from .errors import Conflict, EngineError, Forbidden, InvalidData, NotFound, StartOver
 from .migration import InstanceMigration
 from .models import AuditEvent, Deployment, DeploymentFile, HumanTask, Instance, Timer
 from .readmodels import Created, sync_read_models, task_view, timer_view
@@ -63,7 +63,10 @@ _DEPLOYED_PROCESSES = select(
 ).order_by(Deployment.__table__.c.version)
 
 _INSTANCES = Instance.__table__
-_INSERT_INSTANCE = insert(_INSTANCES).returning(_INSTANCES.c.id)
+_NEW_INSTANCE = [c.name for c in _INSTANCES.columns if c.name != "id"]
+_INSERT_INSTANCE = insert(_INSTANCES).returning(
+    _INSTANCES.c.id, _NEWEST_DEPLOYMENT.scalar_subquery().label("newest")
+)
 _COMPLETE_TASK = (
     update(HumanTask.__table__)
     .where(HumanTask.__table__.c.id == bindparam("task_id"))
@@ -76,6 +79,7 @@ _SAVE_INSTANCE = (
     .values(version=_INSTANCES.c.version + 1)
 )
 
+START_ATTEMPTS = 3
 CLAIM_TTL = timedelta(seconds=60)
 WORKFLOW_CACHE = 256
 MAX_TIMER_ATTEMPTS = 5
@@ -236,23 +240,32 @@ class Engine(InstanceMigration):
             created=created,
         )
 
-    def _latest_deployment(self, session: Session, process_id: str) -> int:
-        """The newest deployment holding the process."""
-        found = self._latest_deployments(session).get(process_id)
+    def _latest_deployment(self, session: Session, process_id: str) -> tuple[int, int | None]:
+        """For a start: the newest deployment holding the process as this engine last saw the
+        deployments, and the newest deployment's id then. A known process costs no statement:
+        the start checks that id when it stores its instance (`_store_new`)."""
+        with self._lock:
+            found, newest = self._latest.get(process_id), self._newest_deployment
+        if found is None:
+            found = self._latest_deployments(session).get(process_id)
+            newest = self._newest_deployment
         if found is None:
             raise NotFound(f"process '{process_id}' is not deployed")
-        return found
+        return found, newest
 
     def _latest_deployments(self, session: Session) -> dict[str, int]:
-        """Process id -> the newest deployment holding it. That changes only when a deployment
-        is added, here or by another process sharing the database: each call reads the newest
-        deployment's id and rereads the processes of all only when it moved."""
-        connection = session.connection()
-        newest = connection.execute(_NEWEST_DEPLOYMENT).scalar()
+        """Process id -> the newest deployment holding it, as the database has it now."""
+        newest = session.connection().execute(_NEWEST_DEPLOYMENT).scalar()
+        return self._deployments_as_of(session, newest)
+
+    def _deployments_as_of(self, session: Session, newest: int | None) -> dict[str, int]:
+        """Which deployment is a process's newest changes only when a deployment is added,
+        here or by another process sharing the database: the processes of all deployments
+        are read again only when the newest deployment's id moved."""
         with self._lock:
             if newest != self._newest_deployment:
                 latest: dict[str, int] = {}
-                for deployment_id, process_ids in connection.execute(_DEPLOYED_PROCESSES):
+                for deployment_id, process_ids in session.connection().execute(_DEPLOYED_PROCESSES):
                     latest.update(dict.fromkeys(process_ids, deployment_id))
                 self._latest, self._newest_deployment = latest, newest
             return self._latest
@@ -294,33 +307,73 @@ class Engine(InstanceMigration):
     ) -> InstanceView:
         if not isinstance(data, Mapping):
             raise InvalidData("start data must be an object", {"data": ["must be an object"]})
-        with (
-            self._failures_audited(actor, "start_failed", {"business_key": business_key}),
-            self._transaction() as session,
-        ):
-            deployment_id = self._latest_deployment(session, process_id)
-            specs = self._process_specs(session, deployment_id)[process_id]
-            now = self.clock.now()
-            values = {
-                "deployment_id": deployment_id,
-                "process_id": process_id,
-                "business_key": business_key,
-                "status": "running",
-                "state": {},
-                "version": 1,
-                "started_by": actor.id,
-                "created_at": now,
-                "updated_at": now,
-                "completed_at": None,
-            }
-            # Written as SQL, as `_save` writes it; the object only carries the values.
-            instance_id = session.connection().execute(_INSERT_INSTANCE, values).scalar_one()
-            row = Instance(id=instance_id, **values)
-            audit(session, now, actor.id, "instance_started", instance=row, data_after=dict(data))
-            wf = spiff.Instance.start(specs, data, self._service_call(session, row))
-            created = self._save(session, row, wf, actor, new=True)
-            self._workflows.lend(session, row, wf)
-            return self._instance_view(session, row, wf, created)
+        with self._failures_audited(actor, "start_failed", {"business_key": business_key}):
+            for attempt in range(1, START_ATTEMPTS + 1):
+                try:
+                    with self._transaction() as session:
+                        return self._start(session, process_id, data, business_key, actor)
+                except StartOver:
+                    log.info("deployments changed while starting %s (%d)", process_id, attempt)
+            raise Conflict("new versions kept being deployed while starting; try again")
+
+    def _start(
+        self,
+        session: Session,
+        process_id: str,
+        data: Mapping[str, Any],
+        business_key: str | None,
+        actor: Actor,
+    ) -> InstanceView:
+        deployment_id, newest = self._latest_deployment(session, process_id)
+        specs = self._process_specs(session, deployment_id)[process_id]
+        now = self.clock.now()
+        # Written as SQL, by `_store_new`; the object only carries the values.
+        row = Instance(
+            deployment_id=deployment_id,
+            process_id=process_id,
+            business_key=business_key,
+            status="running",
+            state={},
+            version=1,
+            started_by=actor.id,
+            created_at=now,
+            updated_at=now,
+            completed_at=None,
+        )
+        started = dict(data)
+
+        def store() -> None:
+            self._store_new(session, row, newest, started)
+
+        wf = spiff.Instance.start(specs, data, self._service_call(session, row, before=store))
+        created = self._save(session, row, wf, actor, store_new=store)
+        self._workflows.lend(session, row, wf)
+        return self._instance_view(session, row, wf, created)
+
+    def _store_new(
+        self, session: Session, row: Instance, newest: int | None, data: dict[str, Any]
+    ) -> None:
+        """Insert a started instance's row, once: before its first handler is called (which
+        needs its id), else with its first saved state. The statement also reads the newest
+        deployment's id: if a deployment came since the start chose its version and changed
+        this process's newest, nothing is written and the start runs again."""
+        if row.id is not None:
+            return
+        values = {name: getattr(row, name) for name in _NEW_INSTANCE}
+        inserted = session.connection().execute(_INSERT_INSTANCE, values).one()
+        if inserted.newest != newest:
+            latest = self._deployments_as_of(session, inserted.newest)
+            if latest.get(row.process_id) != row.deployment_id:
+                raise StartOver
+        set_committed_value(row, "id", inserted.id)
+        audit(
+            session,
+            row.created_at,
+            row.started_by,
+            "instance_started",
+            instance=row,
+            data_after=data,
+        )
 
     def instance(self, instance_id: int) -> InstanceView:
         with self._transaction() as session:
@@ -394,10 +447,12 @@ class Engine(InstanceMigration):
         wf: spiff.Instance,
         actor: Actor,
         *,
-        new: bool = False,
+        store_new: Callable[[], None] | None = None,
         finished: str | None = None,
     ) -> Created:
-        """`finished`: the user task this operation completed (see `sync_read_models`)."""
+        """`store_new`: the instance started in this operation and is stored by this call
+        (unless a handler needed it stored before). `finished`: the user task this operation
+        completed (see `sync_read_models`)."""
         now = self.clock.now()
         values = {
             "deployment_id": row.deployment_id,
@@ -406,20 +461,28 @@ class Engine(InstanceMigration):
             "status": row.status,
             "completed_at": row.completed_at,
         }
-        if wf.completed and row.status != "completed":
+        finishing = wf.completed and row.status != "completed"
+        if finishing:
             values.update(status="completed", completed_at=now)
+        inserted = store_new is not None and row.id is None
+        if inserted:
+            _written(row, values)
+            store_new()
+        if finishing:
             audit(session, now, actor.id, "instance_completed", instance=row)
+        new = store_new is not None
         with session.no_autoflush:  # one flush, so inserts of a table go out as one batch
             created = sync_read_models(session, row, wf, actor, now, new=new, finished=finished)
         session.flush()
-        # One UPDATE that checks and moves the optimistic version, without the unit of work:
-        # `row` then holds what was written, as a row just loaded would.
-        saved = session.connection().execute(
-            _SAVE_INSTANCE, {"instance_id": row.id, "expected": row.version, **values}
-        )
-        if saved.rowcount != 1:
-            raise Conflict("the instance was changed by someone else meanwhile; reload")
-        _written(row, {**values, "version": row.version + 1})
+        if not inserted:
+            # One UPDATE that checks and moves the optimistic version, without the unit of
+            # work: `row` then holds what was written, as a row just loaded would.
+            saved = session.connection().execute(
+                _SAVE_INSTANCE, {"instance_id": row.id, "expected": row.version, **values}
+            )
+            if saved.rowcount != 1:
+                raise Conflict("the instance was changed by someone else meanwhile; reload")
+            _written(row, {**values, "version": row.version + 1})
         wf.mark_saved()
         return created
 
@@ -467,8 +530,14 @@ class Engine(InstanceMigration):
             completed_elements=wf.completed_elements(),
         )
 
-    def _service_call(self, session: Session, row: Instance) -> spiff.ServiceCall:
+    def _service_call(
+        self, session: Session, row: Instance, before: Callable[[], None] | None = None
+    ) -> spiff.ServiceCall:
+        """Handlers are called with the operation's transaction; `before` runs first."""
+
         def call(operation: str, element: str, params: dict[str, Any], task: Any) -> Any:
+            if before is not None:
+                before()
             handler = self.handlers[operation]
             context = HandlerContext(
                 idempotency_key=f"{row.id}:{task.id}",

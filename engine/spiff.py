@@ -39,7 +39,7 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
-from .errors import HandlerFailed, Problem, WorkflowFailed
+from .errors import HandlerFailed, Problem, StartOver, WorkflowFailed
 from .validation import element_line, safe_parser
 
 # SpiffWorkflow's copy of the OMG schema (its validator rewrites correlation properties first).
@@ -243,7 +243,7 @@ class _ScriptEngine(PythonScriptEngine):
         element = task.task_spec.bpmn_id
         try:
             result = self._service_call(operation_name, element, params, task)
-        except HandlerFailed:
+        except (HandlerFailed, StartOver):
             raise
         except Exception as err:  # noqa: BLE001 - a handler may raise anything; we name it
             raise HandlerFailed(operation_name, element, f"{type(err).__name__}: {err}") from err
@@ -393,11 +393,11 @@ class Instance:
     def _guard(self, action: Callable[[], None]) -> None:
         try:
             action()
-        except (HandlerFailed, WorkflowFailed):
+        except (HandlerFailed, WorkflowFailed, StartOver):
             raise
         except WorkflowTaskException as err:
             cause = err.__cause__ or getattr(err, "exception", None)
-            if isinstance(cause, HandlerFailed):
+            if isinstance(cause, HandlerFailed | StartOver):
                 raise cause from err
             element = getattr(getattr(err, "task_spec", None), "bpmn_id", None) or "?"
             raise WorkflowFailed(f"step '{element}' failed: {err}") from err

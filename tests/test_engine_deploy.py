@@ -3,6 +3,7 @@ file, line and element at fault, and nothing is stored."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from api.composition import bundle_files
 from engine import BundleInvalid, Engine, NotFound
 from tests.clock import TravelClock
 from tests.conftest import ADMIN, DEMO_PROCESSES, INTAKE, Calls, new_engine, shared_dir
+from tests.test_engine_failures import demo_starting_with_registration
 
 DEMO = "engine_demo.bpmn"
 
@@ -74,6 +76,37 @@ def test_a_version_deployed_by_another_process_is_the_one_new_starts_use(
     assert started.tasks[0].name == "Review the complaint"
     with pytest.raises(NotFound, match="'nowhere' is not deployed"):
         engine.start("nowhere", {}, "C-3", INTAKE)
+
+
+def test_a_start_that_calls_a_handler_at_once_runs_a_version_deployed_elsewhere(
+    engine: Engine,
+    sqlite_url: str,
+    calls: Calls,
+    clock: TravelClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Both versions' starts run straight into a handler: it is called once per start, for
+    the instance on the newest version, never for one on the version this engine knew."""
+    starting_with_registration = demo_starting_with_registration()
+    assert engine.deploy(starting_with_registration, ADMIN).version == 2
+    data = {"review_limit": "P2D", "severity": "low"}
+    assert engine.start("engine_demo", data, "C-1", INTAKE).deployment_version == 2
+    designer = new_engine(sqlite_url, calls, clock)
+    try:
+        renamed = starting_with_registration[DEMO].replace(b'name="Review"', b'name="Check"')
+        files = {**starting_with_registration, DEMO: renamed}
+        assert designer.deploy(files, ADMIN).version == 3
+    finally:
+        designer.close()
+    with caplog.at_level(logging.INFO, logger="engine.service"):
+        started = engine.start("engine_demo", data, "C-2", INTAKE)
+    assert "deployments changed while starting engine_demo" in caplog.text  # ran twice
+    assert started.deployment_version == 3
+    assert started.data["registration"] == {"tracking_number": "T-0001"}
+    assert [name for name, _, _ in calls.seen] == ["number", "number"]
+    assert calls.seen[1][2].startswith(f"{started.id}:")
+    assert [i["business_key"] for i in engine.instances()] == ["C-2", "C-1"]
+    assert [e.event for e in engine.history(started.id)][:1] == ["instance_started"]
 
 
 def test_malformed_xml_names_the_file_and_line(engine: Engine) -> None:

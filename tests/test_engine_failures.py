@@ -59,14 +59,14 @@ def test_failing_handler_is_named_and_leaves_the_instance_as_it_was(sqlite_url, 
 
 def test_failing_handler_at_start_leaves_no_instance(sqlite_url, clock) -> None:
     engine = engine_with(sqlite_url, clock, number=Switch())
-    engine.deploy(_demo_starting_with_registration(), ADMIN)
+    engine.deploy(demo_starting_with_registration(), ADMIN)
     with pytest.raises(HandlerFailed):
         engine.start("engine_demo", START_DATA, "C-1", INTAKE)
     assert engine.instances() == []
     assert engine.tasks() == []
 
 
-def _demo_starting_with_registration() -> dict[str, bytes]:
+def demo_starting_with_registration() -> dict[str, bytes]:
     """The demo with review skipped: its start runs straight into the `number` handler."""
     files = bundle_files(DEMO_PROCESSES)
     text = files["engine_demo.bpmn"].decode()
