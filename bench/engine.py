@@ -20,7 +20,7 @@ after a warm-up. The goal (PERFORMANCE.md) is (3) within 2x of (2).
 Timer lateness: `n` instances of bench/processes/bench_timer.bpmn get a boundary timer due a few
 seconds after they start (a `PT<k>S` duration set through a variable, `k` chosen so every timer is
 scheduled before the first is due); then `api.worker.fire_until_idle` (batches of 200, the
-worker's default threads: 4 on PostgreSQL, 1 on SQLite) runs once a second, as the real worker
+worker's default threads: 4 on PostgreSQL, 1 on SQLite) runs every 0.25 s, as the real worker
 does, until all have fired. Lateness is `fired_at - due_at` read from the `timers` table (goal:
 p99 under 1 s).
 
@@ -249,7 +249,7 @@ TICK = 0.25  # the worker's default interval (COMPLAINTS_TIMER_INTERVAL)
 
 
 def timer_lateness(engine: Engine, n: int, starts_per_s: float) -> Lateness:
-    """Schedule n timers due shortly after the last start, then tick the worker every second."""
+    """Schedule n timers due shortly after the last start, then tick the worker every TICK s."""
     lead = max(1, math.ceil(1.5 * n / starts_per_s))
     data = {"timer_after": f"PT{lead}S"}
     first = min(engine.start(TIMER_PROCESS, data, f"timer-{i}", CLERK).id for i in range(n))
