@@ -7,6 +7,7 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import bindparam, insert, or_, select
@@ -225,8 +226,17 @@ def _insert_tasks(session: Session, tasks: list[dict[str, Any]]) -> None:
 
 
 def _created_view(values: Mapping[str, Any]) -> TaskView:
-    """The view of a row just inserted, from its values: an unattached row, never flushed."""
-    return task_view(HumanTask(**values))
+    """The view of a row just inserted, from its values (what a new row leaves unset is
+    None), without building an ORM object that would never be flushed."""
+    return task_view(SimpleNamespace(**_UNSET_ON_NEW_TASKS, **values))
+
+
+_UNSET_ON_NEW_TASKS = {
+    "completed_at": None,
+    "completed_by": None,
+    "owner": None,
+    "delegation": None,
+}
 
 
 NO_ATTRIBUTES = TaskAttributes({})
@@ -360,7 +370,7 @@ def _follow_cycle(
     timer.claim_expires_at = None
 
 
-def task_view(row: HumanTask) -> TaskView:
+def task_view(row: HumanTask | SimpleNamespace) -> TaskView:
     return TaskView(
         id=row.id,
         instance_id=row.instance_id,

@@ -288,6 +288,9 @@ class Instance:
         # What it waited on as last saved, taken before its first change since: the read
         # models mirror exactly that, so a sync that finds the same waits has nothing to read.
         self.saved_waits: Waits | None = None
+        # The waits of the state as it is, once read; every change starts by dropping them.
+        self._ready: tuple[ReadyTask, ...] | None = None
+        self._timers: tuple[WaitingTimer, ...] | None = None
 
     @classmethod
     def start(cls, specs: ProcessSpecs, data: Mapping[str, Any], call: ServiceCall) -> Instance:
@@ -326,6 +329,7 @@ class Instance:
     def _changing(self) -> None:
         if self.saved_waits is None:
             self.saved_waits = self.waits()
+        self._ready = self._timers = None
 
     # ---- acting
 
@@ -415,14 +419,21 @@ class Instance:
         return self.workflow.data
 
     def ready_user_tasks(self) -> list[ReadyTask]:
-        return [
-            ReadyTask(str(t.id), user_task_info(t.task_spec), t.data)
-            for t in self.workflow.get_tasks(state=TaskState.READY, manual=True)
-        ]
+        if self._ready is None:
+            self._ready = tuple(
+                ReadyTask(str(t.id), user_task_info(t.task_spec), t.data)
+                for t in self.workflow.get_tasks(state=TaskState.READY, manual=True)
+            )
+        return list(self._ready)
 
     def waiting_timers(self) -> list[WaitingTimer]:
         """Due times of every waiting timer, including those an event-based gateway hides."""
-        timers = []
+        if self._timers is None:
+            self._timers = tuple(self._read_waiting_timers())
+        return list(self._timers)
+
+    def _read_waiting_timers(self) -> Iterator[WaitingTimer]:
+
         for task in self._waiting_catchers():
             definition = task.task_spec.event_definition
             if not any(isinstance(d, TimerEventDefinition) for d in _definitions(definition)):
@@ -433,8 +444,7 @@ class Instance:
             if value is None:
                 continue
             due = TimerEventDefinition.get_datetime(value)
-            timers.append(WaitingTimer(str(task.id), task.task_spec.bpmn_id, due.astimezone(UTC)))
-        return timers
+            yield WaitingTimer(str(task.id), task.task_spec.bpmn_id, due.astimezone(UTC))
 
     def latest_data(self) -> dict[str, Any]:
         """The instance's data as of its last step: the workflow's own once it has ended."""
