@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import spiff
 from .audit_trail import audit
@@ -71,7 +72,8 @@ class InstanceMigration:
                     continue
                 call = self._service_call(session, row)
                 wf = spiff.Instance.restore(row.state, target_specs, call)
-                row.deployment_id = target
+                # written by `_save`'s UPDATE with the state, not by the unit of work
+                set_committed_value(row, "deployment_id", target)
                 detail = {"from_version": from_version, "to_version": to_version}
                 audit(
                     session,

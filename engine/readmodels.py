@@ -124,14 +124,17 @@ def sync_read_models(
     *,
     new: bool = False,
     finished: str | None = None,
+    timers_as_saved: bool = True,
 ) -> Created:
     """Tasks and timers rows in step with the workflow. `new`: the instance was inserted in
     this transaction, so it has no rows yet and reading them back would only cost round trips.
     `finished`: the task this operation completed, whose row is no longer open. The rows
     mirror what the workflow waited on when last saved (`wf.saved_waits`): where it waits on
-    the same now, there is nothing to read or change."""
+    the same now, there is nothing to read or change. `timers_as_saved=False`: the timer rows
+    may not mirror those waits (an incident's row stays where it failed while its cycle moves
+    on), so they are read and set right whatever the waits."""
     tasks = _sync_tasks(session, row, wf, actor, now, new, finished)
-    return Created(tasks, _sync_timers(session, row, wf, now, new))
+    return Created(tasks, _sync_timers(session, row, wf, now, new, timers_as_saved))
 
 
 def _sync_tasks(
@@ -286,10 +289,15 @@ def _due_at(task: spiff.ReadyTask) -> datetime | None:
 
 
 def _sync_timers(
-    session: Session, row: Instance, wf: spiff.Instance, now: datetime, new: bool
+    session: Session,
+    row: Instance,
+    wf: spiff.Instance,
+    now: datetime,
+    new: bool,
+    as_saved: bool,
 ) -> list[Timer]:
     waiting = {t.task_id: t for t in wf.waiting_timers()}
-    saved = wf.saved_waits
+    saved = wf.saved_waits if as_saved else None
     if (
         not new
         and saved is not None

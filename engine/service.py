@@ -43,18 +43,19 @@ from .workflow_cache import WorkflowCache
 
 log = logging.getLogger(__name__)
 
-# The stored state, the largest column by far, is read only if the workflow is not in memory.
+# The stored state, the largest column by far, is read only if the workflow is not in memory
+# (the web process that shows a task usually stepped its instance last).
 _TASK_WITH_INSTANCE = (
     select(HumanTask, Instance)
     .join(Instance, Instance.id == HumanTask.instance_id)
     .where(HumanTask.id == bindparam("task_id"))
     .options(defer(Instance.state))
 )
+# A worker of its own rarely has the workflow in memory: the state comes with the row.
 _TIMER_WITH_INSTANCE = (
     select(Timer, Instance)
     .join(Instance, Instance.id == Timer.instance_id)
     .where(Timer.id == bindparam("timer_id"))
-    .options(defer(Instance.state))
 )
 
 _NEWEST_DEPLOYMENT = select(func.max(Deployment.__table__.c.id))
@@ -449,10 +450,11 @@ class Engine(InstanceMigration):
         *,
         store_new: Callable[[], None] | None = None,
         finished: str | None = None,
+        timers_as_saved: bool = True,
     ) -> Created:
         """`store_new`: the instance started in this operation and is stored by this call
-        (unless a handler needed it stored before). `finished`: the user task this operation
-        completed (see `sync_read_models`)."""
+        (unless a handler needed it stored before). `finished` and `timers_as_saved`: see
+        `sync_read_models`."""
         now = self.clock.now()
         values = {
             "deployment_id": row.deployment_id,
@@ -472,7 +474,16 @@ class Engine(InstanceMigration):
             audit(session, now, actor.id, "instance_completed", instance=row)
         new = store_new is not None
         with session.no_autoflush:  # one flush, so inserts of a table go out as one batch
-            created = sync_read_models(session, row, wf, actor, now, new=new, finished=finished)
+            created = sync_read_models(
+                session,
+                row,
+                wf,
+                actor,
+                now,
+                new=new,
+                finished=finished,
+                timers_as_saved=timers_as_saved,
+            )
         session.flush()
         if not inserted:
             # One UPDATE that checks and moves the optimistic version, without the unit of
@@ -955,7 +966,9 @@ class Engine(InstanceMigration):
                 due_before = timer.due_at
                 wf = self._restore(session, row)
                 wf.advance()
-                self._save(session, row, wf, actor)  # moves `timer` on: fired, cycled or still due
+                # moves `timer` on: fired, cycled or still due (its row is read whatever the
+                # workflow's waits: an incident retried may lag behind its cycle)
+                self._save(session, row, wf, actor, timers_as_saved=False)
                 cycled = timer.status == "pending" and timer.due_at != due_before
                 if timer.status == "pending" and not cycled:  # not due for SpiffWorkflow yet
                     timer.claimed_by = None

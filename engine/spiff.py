@@ -291,6 +291,9 @@ class Instance:
         # The waits of the state as it is, once read; every change starts by dropping them.
         self._ready: tuple[ReadyTask, ...] | None = None
         self._timers: tuple[WaitingTimer, ...] | None = None
+        self._waits_as_saved: Waits | None = None
+        # Whether the last dump holds all this workflow knows (see `dump`).
+        self.stored_as_is = True
 
     @classmethod
     def start(cls, specs: ProcessSpecs, data: Mapping[str, Any], call: ServiceCall) -> Instance:
@@ -313,8 +316,16 @@ class Instance:
         operation's transaction)."""
         self.workflow.script_engine = _ScriptEngine(call)
 
+    def detach(self) -> None:
+        """Between operations no handler may be called: the last one's transaction is gone."""
+        self.workflow.script_engine = _DETACHED
+
     def dump(self) -> dict[str, Any]:
-        return _dump(self.workflow)
+        """The state to store. Values JSON has no form for (a tuple, a number as a key) come
+        back changed from it: `stored_as_is` says whether this workflow still equals what a
+        restore of the dump would give."""
+        state, self.stored_as_is = _dump(self.workflow)
+        return state
 
     def waits(self) -> Waits:
         return Waits(
@@ -323,13 +334,20 @@ class Instance:
         )
 
     def mark_saved(self) -> None:
-        """The current state is the stored one again."""
+        """The current state is the stored one again. Unfinished tasks get data of their own:
+        in memory SpiffWorkflow lets a task's data share nested values with its parent's,
+        which a restored workflow never does, and no later step may tell the two apart."""
+        self._waits_as_saved = self.waits()
         self.saved_waits = None
+        for task in self._all_tasks():
+            if not task.state & TaskState.FINISHED_MASK:
+                task.data = copy.deepcopy(task.data)
+        self._ready = None  # it holds the data replaced
 
     def _changing(self) -> None:
         if self.saved_waits is None:
-            self.saved_waits = self.waits()
-        self._ready = self._timers = None
+            self.saved_waits = self._waits_as_saved or self.waits()
+        self._ready = self._timers = self._waits_as_saved = None
 
     # ---- acting
 
@@ -566,6 +584,13 @@ def calendar_cycle_due(expression: str, cycles_left: int) -> datetime | None:
     return start.replace(year=year, month=month, day=day) + passed * timedelta(**period)
 
 
+def _unattached_call(operation: str, *_: Any) -> Any:
+    raise RuntimeError(f"handler '{operation}' called outside an operation")
+
+
+_DETACHED = _ScriptEngine(_unattached_call)
+
+
 def _detached(value: Any) -> Any:
     """A copy sharing nothing with the workflow: a workflow outlives the call (it may stay in
     memory for the instance's next step), so neither what goes in nor what comes out may be
@@ -582,8 +607,9 @@ def _definitions(definition) -> list:
 # ---------------------------------------------------------------- state without the spec
 
 
-def _dump(workflow: BpmnWorkflow) -> dict[str, Any]:
-    """The workflow's state without its spec: the spec lives once in the deployment."""
+def _dump(workflow: BpmnWorkflow) -> tuple[dict[str, Any], bool]:
+    """The workflow's state without its spec (the spec lives once in the deployment), as JSON
+    gives it back, and whether that equals the state as the workflow holds it."""
     registry = _SERIALIZER.registry
     registry._encoder_mode = True
     try:
@@ -591,7 +617,8 @@ def _dump(workflow: BpmnWorkflow) -> dict[str, Any]:
         dct = WorkflowConverter.to_dict(converter, workflow)
         dct["subprocesses"] = converter.mapping_to_dict(workflow.subprocesses)
         dct["bpmn_events"] = registry.convert(workflow.bpmn_events)
-        return json.loads(json.dumps(dct, cls=_SERIALIZER._encoder_cls))
+        state = json.loads(json.dumps(dct, cls=_SERIALIZER._encoder_cls))
+        return state, state == dct
     finally:
         registry._encoder_mode = False
 

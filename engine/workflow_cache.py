@@ -39,10 +39,11 @@ class WorkflowCache:
         """The workflow saved as `row`, if kept, out of the cache: whoever takes it lends it
         to their session, which brings it back when it commits."""
         with self._lock:
-            entry = self._entries.pop(row.id, None)
-        if entry is None or entry[:2] != (row.version, row.deployment_id):
-            return None
-        return entry[2]
+            entry = self._entries.get(row.id)
+            if entry is None or entry[0] > row.version:  # kept after a newer step: keep it
+                return None
+            del self._entries[row.id]
+        return entry[2] if entry[:2] == (row.version, row.deployment_id) else None
 
     def lend(self, session: Session, row: Instance, workflow: Workflow) -> None:
         """`workflow` is `row`'s in this session: kept after commit if then saved as is."""
@@ -56,8 +57,14 @@ class WorkflowCache:
             return
         with self._lock:
             for row, workflow in borrowed.values():
-                if workflow.saved_waits is not None or workflow.completed:
-                    continue  # changed after its last save, or never to step again
+                if workflow.saved_waits is not None or not workflow.stored_as_is:
+                    continue  # changed since saved, or not what a restore would give
+                if workflow.completed:
+                    continue  # never to step again
+                kept = self._entries.get(row.id)
+                if kept is not None and kept[0] > row.version:
+                    continue  # a newer step's is kept already
+                workflow.detach()
                 self._entries[row.id] = (row.version, row.deployment_id, workflow)
                 self._entries.move_to_end(row.id)
             while len(self._entries) > self.size:

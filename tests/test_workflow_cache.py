@@ -148,3 +148,63 @@ def test_the_number_kept_is_set_through_the_environment(sqlite_url: str) -> None
         engine.close()
     with pytest.raises(ValueError, match="cannot be negative"):
         build_engine(Settings.from_env({**env, "COMPLAINTS_WORKFLOW_CACHE": "-1"}))
+
+
+def test_data_json_would_change_is_never_kept_in_memory(
+    engine: Engine, restores: list[int]
+) -> None:
+    """A tuple or a number as a key comes back from the stored state as a list or a string:
+    a workflow holding such values must not stand in for its stored state, or the next step
+    would depend on whether it happened to be in memory."""
+    data = {"review_limit": "P2D", "pair": (1, 2), "by_id": {7: "seven"}}
+    instance = engine.start("engine_demo", data, "C-1", INTAKE)
+    assert engine._workflows.kept() == []
+    seen = engine.instance(instance.id).data
+    assert (seen["pair"], seen["by_id"]) == ([1, 2], {"7": "seven"})
+    assert len(restores) == 1
+    assert engine._workflows.kept() == [instance.id]  # as restored, it is what is stored
+
+
+def test_a_kept_workflows_tasks_share_no_data_and_call_no_handler(engine: Engine) -> None:
+    """In memory SpiffWorkflow lets a new task's data share nested values with its parent's;
+    restored, they never do. Kept between steps, a workflow is made to look restored, and its
+    handlers are unhooked until the next operation attaches its own."""
+    data = {"review_limit": "P2D", "location": {"tags": ["river"]}}
+    instance = engine.start("engine_demo", data, "C-1", INTAKE)
+    kept = engine._workflows._entries[instance.id][2]
+    (ready,) = [t for t in kept.workflow.get_tasks() if t.task_spec.bpmn_id == "review"]
+    assert ready.data["location"] == ready.parent.data["location"]
+    assert ready.data["location"]["tags"] is not ready.parent.data["location"]["tags"]
+    with pytest.raises(HandlerFailed, match="called outside an operation"):
+        kept.workflow.script_engine.call_service(ready, "number", {})
+
+
+class _Kept:
+    """What the cache asks of a workflow: saved as is, still running."""
+
+    saved_waits = None
+    stored_as_is = True
+    completed = False
+
+    def detach(self) -> None:
+        pass
+
+
+def test_an_older_reader_neither_drops_nor_replaces_a_newer_steps_workflow() -> None:
+    from types import SimpleNamespace
+
+    from engine.workflow_cache import WorkflowCache
+
+    class Committed(SimpleNamespace):
+        info: dict
+
+    cache = WorkflowCache(4)
+    newer, older = _Kept(), _Kept()
+    session = Committed(info={})
+    cache.lend(session, SimpleNamespace(id=1, version=3, deployment_id=1), newer)
+    cache.keep_committed(session)
+    stale_row = SimpleNamespace(id=1, version=2, deployment_id=1)
+    assert cache.take(stale_row) is None
+    cache.lend(session, stale_row, older)
+    cache.keep_committed(session)
+    assert cache.take(SimpleNamespace(id=1, version=3, deployment_id=1)) is newer
