@@ -1,6 +1,7 @@
-"""`Engine`: the public operations on deployments, instances, tasks, messages and timers.
-Each call is one database transaction; on any failure it rolls back and the instance stays
-exactly as it was (a failed SpiffWorkflow step is never saved)."""
+"""`Engine`: the public operations of the workflow service. Instances, tasks and messages are
+here; deployments (`deployments.py`), timers and incidents (`timer_work.py`) and migrations
+(`migration.py`) are mixed in. Each call is one database transaction; on any failure it rolls
+back and the instance stays exactly as it was (a failed SpiffWorkflow step is never saved)."""
 
 from __future__ import annotations
 
@@ -14,31 +15,30 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine as SqlEngine
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session, defer, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import audit_query, db, spiff
 from .audit_trail import audit, keep_in_transaction
-from .bundle import check_bundle, content_hash
 from .clock import Clock, SystemClock
 from .contracts import (
     Actor,
     AuditView,
-    DeploymentInfo,
     FormCompiler,
     FormValidator,
     Handler,
     HandlerContext,
     InstanceView,
     TaskView,
-    TimerView,
 )
+from .deployments import NEWEST_DEPLOYMENT, Deployments
 from .errors import Conflict, EngineError, Forbidden, InvalidData, NotFound, StartOver
 from .migration import InstanceMigration
-from .models import AuditEvent, Deployment, DeploymentFile, HumanTask, Instance, Timer
+from .models import AuditEvent, Deployment, HumanTask, Instance, Timer
 from .readmodels import Created, sync_read_models, task_view, timer_view
+from .timer_work import TimerWork
 from .workflow_cache import WorkflowCache
 
 log = logging.getLogger(__name__)
@@ -51,22 +51,10 @@ _TASK_WITH_INSTANCE = (
     .where(HumanTask.id == bindparam("task_id"))
     .options(defer(Instance.state))
 )
-# A worker of its own rarely has the workflow in memory: the state comes with the row.
-_TIMER_WITH_INSTANCE = (
-    select(Timer, Instance)
-    .join(Instance, Instance.id == Timer.instance_id)
-    .where(Timer.id == bindparam("timer_id"))
-)
-
-_NEWEST_DEPLOYMENT = select(func.max(Deployment.__table__.c.id))
-_DEPLOYED_PROCESSES = select(
-    Deployment.__table__.c.id, Deployment.__table__.c.process_ids
-).order_by(Deployment.__table__.c.version)
-
 _INSTANCES = Instance.__table__
 _NEW_INSTANCE = [c.name for c in _INSTANCES.columns if c.name != "id"]
 _INSERT_INSTANCE = insert(_INSTANCES).returning(
-    _INSTANCES.c.id, _NEWEST_DEPLOYMENT.scalar_subquery().label("newest")
+    _INSTANCES.c.id, NEWEST_DEPLOYMENT.scalar_subquery().label("newest")
 )
 _COMPLETE_TASK = (
     update(HumanTask.__table__)
@@ -86,7 +74,7 @@ WORKFLOW_CACHE = 256
 MAX_TIMER_ATTEMPTS = 5
 
 
-class Engine(InstanceMigration):
+class Engine(Deployments, TimerWork, InstanceMigration):
     """The workflow service. Handlers and the form compiler are injected so the engine runs the
     same under the web app, the timer worker, the CLI and the tests."""
 
@@ -160,142 +148,6 @@ class Engine(InstanceMigration):
         """Errors are audited in a transaction of their own, after the failed one rolled back."""
         with self._transaction() as session:
             audit(session, self.clock.now(), actor.id, event, detail={"error": str(error)}, **where)
-
-    # ------------------------------------------------------------ deployments
-
-    def deploy(self, files: Mapping[str, bytes], actor: Actor) -> DeploymentInfo:
-        """A bundle becomes a new version only if every check passes; identical content is the
-        same version."""
-        digest = content_hash(files)
-        with self._transaction() as session:
-            existing = session.scalar(select(Deployment).where(Deployment.content_hash == digest))
-            if existing is not None:
-                return self._deployment_info(session, existing, created=False)
-        checked = check_bundle(files, set(self.handlers), self._compile_form)
-        with self._transaction() as session:
-            version = (session.scalar(select(func.max(Deployment.version))) or 0) + 1
-            row = Deployment(
-                version=version,
-                content_hash=checked.content_hash,
-                created_at=self.clock.now(),
-                created_by=actor.id,
-                process_ids=checked.parsed.process_ids,
-                specs_json=checked.parsed.specs_json,
-            )
-            session.add(row)
-            session.flush()
-            session.add_all(
-                DeploymentFile(deployment_id=row.id, name=n, kind=checked.kinds[n], content=c)
-                for n, c in sorted(checked.files.items())
-            )
-            detail = {"version": version, "hash": digest, "files": sorted(files)}
-            audit(session, row.created_at, actor.id, "deployed", detail=detail)
-            info = self._deployment_info(session, row, created=True)
-        self.start_periodic_processes()
-        return info
-
-    def start_periodic_processes(self) -> list[InstanceView]:
-        """Start one instance of every deployed process that begins with a timer, unless one
-        is running: it waits for its first due time and then repeats by its own cycle."""
-        with self._transaction() as session:
-            latest = self._latest_deployments(session)
-            running = set(
-                session.scalars(select(Instance.process_id).where(Instance.status == "running"))
-            )
-            due = [
-                pid
-                for pid, deployment_id in latest.items()
-                if pid not in running
-                and spiff.starts_on_timer(self._process_specs(session, deployment_id)[pid])
-            ]
-        scheduler = Actor.system_actor("scheduler")
-        return [self.start(pid, {}, pid, scheduler) for pid in sorted(due)]
-
-    def deployments(self) -> list[DeploymentInfo]:
-        with self._transaction() as session:
-            rows = session.scalars(select(Deployment).order_by(Deployment.version.desc()))
-            return [self._deployment_info(session, row, created=False) for row in rows]
-
-    def deployment_files(self, version: int) -> dict[str, bytes]:
-        with self._transaction() as session:
-            row = session.scalar(select(Deployment).where(Deployment.version == version))
-            if row is None:
-                raise NotFound(f"deployment version {version} not found")
-            files = session.scalars(
-                select(DeploymentFile).where(DeploymentFile.deployment_id == row.id)
-            )
-            return {f.name: f.content for f in files}
-
-    def _deployment_info(self, session: Session, row: Deployment, created: bool) -> DeploymentInfo:
-        names = session.scalars(
-            select(DeploymentFile.name).where(DeploymentFile.deployment_id == row.id)
-        )
-        return DeploymentInfo(
-            id=row.id,
-            version=row.version,
-            content_hash=row.content_hash,
-            process_ids=list(row.process_ids),
-            created_at=row.created_at,
-            created_by=row.created_by,
-            files=sorted(names),
-            created=created,
-        )
-
-    def _latest_deployment(self, session: Session, process_id: str) -> tuple[int, int | None]:
-        """For a start: the newest deployment holding the process as this engine last saw the
-        deployments, and the newest deployment's id then. A known process costs no statement:
-        the start checks that id when it stores its instance (`_store_new`)."""
-        with self._lock:
-            found, newest = self._latest.get(process_id), self._newest_deployment
-        if found is None:
-            found = self._latest_deployments(session).get(process_id)
-            newest = self._newest_deployment
-        if found is None:
-            raise NotFound(f"process '{process_id}' is not deployed")
-        return found, newest
-
-    def _latest_deployments(self, session: Session) -> dict[str, int]:
-        """Process id -> the newest deployment holding it, as the database has it now."""
-        newest = session.connection().execute(_NEWEST_DEPLOYMENT).scalar()
-        return self._deployments_as_of(session, newest)
-
-    def _deployments_as_of(self, session: Session, newest: int | None) -> dict[str, int]:
-        """Which deployment is a process's newest changes only when a deployment is added,
-        here or by another process sharing the database: the processes of all deployments
-        are read again only when the newest deployment's id moved."""
-        with self._lock:
-            if newest != self._newest_deployment:
-                latest: dict[str, int] = {}
-                for deployment_id, process_ids in session.connection().execute(_DEPLOYED_PROCESSES):
-                    latest.update(dict.fromkeys(process_ids, deployment_id))
-                self._latest, self._newest_deployment = latest, newest
-            return self._latest
-
-    def _process_specs(self, session: Session, deployment_id: int) -> dict[str, spiff.ProcessSpecs]:
-        """Specs are restored once per deployment and shared by every instance of it."""
-        specs = self._specs.get(deployment_id)
-        if specs is None:
-            specs_json = session.scalar(
-                select(Deployment.specs_json).where(Deployment.id == deployment_id)
-            )
-            specs = self._specs[deployment_id] = spiff.load_specs(specs_json)
-        return specs
-
-    def _form(self, session: Session, deployment_id: int, form_key: str) -> FormValidator | None:
-        if self._compile_form is None:
-            return None
-        key = (deployment_id, form_key)
-        if key not in self._forms:
-            content = session.scalar(
-                select(DeploymentFile.content).where(
-                    DeploymentFile.deployment_id == deployment_id,
-                    DeploymentFile.name.in_([f"{form_key}.json", f"forms/{form_key}.json"]),
-                )
-            )
-            if content is None:
-                raise NotFound(f"form '{form_key}' is not part of the deployment")
-            self._forms[key] = self._compile_form(form_key, content)
-        return self._forms[key]
 
     # ------------------------------------------------------------ instances
 
@@ -910,131 +762,7 @@ class Engine(InstanceMigration):
                     return self._instance_view(session, row, wf)
             raise Conflict(f"'{business_key}' is not waiting for message '{name}'")
 
-    # ------------------------------------------------------------ timers
-
-    def fire_due_timers(self, limit: int = 100) -> int:
-        """Claim due timers and fire each in its own transaction; returns how many fired."""
-        fired = 0
-        for timer_id in self.claim_due_timers(limit):
-            if self.fire_claimed_timer(timer_id):
-                fired += 1
-        return fired
-
-    def claim_due_timers(self, limit: int = 100) -> list[int]:
-        """Mark due rows as ours until the claim expires, so a crashed worker's claims return."""
-        return [timer_id for group in self.claim_due_timer_groups(limit) for timer_id in group]
-
-    def claim_due_timer_groups(self, limit: int = 100) -> list[list[int]]:
-        """Claim as `claim_due_timers` does, grouped by instance in due order: timers of one
-        instance must fire one after another (each saves the same workflow), while groups of
-        different instances may fire side by side."""
-        now = self.clock.now()
-        with self._transaction() as session:
-            query = (
-                select(Timer.id, Timer.instance_id)
-                .where(Timer.status == "pending", Timer.fire_at < now)
-                .where((Timer.claim_expires_at.is_(None)) | (Timer.claim_expires_at < now))
-                .order_by(Timer.fire_at)
-                .limit(limit)
-            )
-            if self.sql.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            groups: dict[int, list[int]] = {}
-            for timer_id, instance_id in session.execute(query):
-                groups.setdefault(instance_id, []).append(timer_id)
-            if groups:
-                session.execute(
-                    update(Timer)
-                    .where(Timer.id.in_([t for group in groups.values() for t in group]))
-                    .values(claimed_by=self.worker_id, claim_expires_at=now + self.claim_ttl)
-                )
-            return list(groups.values())
-
-    def fire_claimed_timer(self, timer_id: int) -> bool:
-        actor = Actor.system_actor("timer")
-        try:
-            with self._transaction() as session:
-                query = _TIMER_WITH_INSTANCE
-                if self._lock_rows():
-                    query = query.with_for_update(of=Timer)
-                found = session.execute(query, {"timer_id": timer_id}).one_or_none()
-                if found is None:
-                    return False
-                timer, row = found.Timer, found.Instance
-                if timer.status != "pending" or timer.claimed_by != self.worker_id:
-                    return False
-                due_before = timer.due_at
-                wf = self._restore(session, row)
-                wf.advance()
-                # moves `timer` on: fired, cycled or still due (its row is read whatever the
-                # workflow's waits: an incident retried may lag behind its cycle)
-                self._save(session, row, wf, actor, timers_as_saved=False)
-                cycled = timer.status == "pending" and timer.due_at != due_before
-                if timer.status == "pending" and not cycled:  # not due for SpiffWorkflow yet
-                    timer.claimed_by = None
-                    timer.claim_expires_at = None
-                return timer.status == "fired" or cycled
-        except Exception as err:  # noqa: BLE001 - any failure is recorded and retried
-            self._timer_failed(timer_id, err)
-            return False
-
-    def _timer_failed(self, timer_id: int, err: Exception) -> None:
-        log.warning("timer %s failed: %s", timer_id, err)
-        now = self.clock.now()
-        with self._transaction() as session:
-            timer = session.get(Timer, timer_id)
-            if timer is None:
-                return
-            timer.attempts += 1
-            timer.last_error = f"{type(err).__name__}: {err}"
-            timer.claimed_by = None
-            timer.claim_expires_at = None
-            if timer.attempts >= self.max_timer_attempts:
-                timer.status = "incident"
-                event = "incident_opened"
-            else:
-                timer.fire_at = now + timedelta(seconds=2 ** min(timer.attempts, 12))
-                event = "timer_failed"
-            audit(
-                session,
-                now,
-                "timer",
-                event,
-                instance_id=timer.instance_id,
-                element_id=timer.element_id,
-                detail={"error": timer.last_error, "attempts": timer.attempts},
-            )
-
-    def incidents(self) -> list[TimerView]:
-        with self._transaction() as session:
-            rows = session.scalars(select(Timer).where(Timer.status == "incident"))
-            return [timer_view(r) for r in rows]
-
-    def retry_incident(self, timer_id: int, actor: Actor) -> None:
-        with self._transaction() as session:
-            timer = session.get(Timer, timer_id)
-            if timer is None or timer.status != "incident":
-                raise NotFound(f"no incident {timer_id}")
-            timer.status = "pending"
-            timer.attempts = 0
-            timer.fire_at = self.clock.now()
-            audit(
-                session,
-                self.clock.now(),
-                actor.id,
-                "incident_retried",
-                instance_id=timer.instance_id,
-                element_id=timer.element_id,
-            )
-
-    def next_timer_due(self) -> datetime | None:
-        with self._transaction() as session:
-            return session.scalar(select(func.min(Timer.fire_at)).where(Timer.status == "pending"))
-
-    def _lock_rows(self) -> bool:
-        return self.sql.dialect.name == "postgresql"
-
-    # ------------------------------------------------------------ audit queries and incidents
+    # ------------------------------------------------------------ audit queries
 
     def audit(
         self,
@@ -1068,45 +796,6 @@ class Engine(InstanceMigration):
         if self.sql.dialect.name == "postgresql":
             session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         return audit_query.AuditStream(session, filters or audit_query.AuditFilters(), batch_size)
-
-    def skip_incident(self, timer_id: int, actor: Actor, reason: str) -> None:
-        """An administrator gives up on a failed timer: it is marked `skipped`, which no worker
-        claims, and the decision is audited with its reason."""
-        if not isinstance(reason, str) or not reason.strip():
-            raise InvalidData("a reason is required", {"reason": ["required"]})
-        with self._transaction() as session:
-            timer = session.get(Timer, timer_id, with_for_update=self._lock_rows())
-            if timer is None or timer.status != "incident":
-                raise NotFound(f"no incident {timer_id}")
-            instance = session.get(Instance, timer.instance_id)
-            wf = self._restore(session, instance)
-            wf.cancel_boundary_timer(timer.task_id)  # refused for timers on the only path
-            self._save(session, instance, wf, actor)
-            timer.status = "skipped"
-            timer.claimed_by = None
-            timer.claim_expires_at = None
-            audit(
-                session,
-                self.clock.now(),
-                actor.id,
-                "incident_skipped",
-                instance=instance,
-                instance_id=timer.instance_id,
-                element_id=timer.element_id,
-                data_before={"status": "incident"},
-                data_after={"status": "skipped"},
-                reason=reason.strip(),
-                detail={
-                    "timer_id": timer.id,
-                    "due_at": timer.due_at.isoformat(),
-                    "attempts": timer.attempts,
-                    "error": timer.last_error,
-                },
-            )
-
-
-def _task_order() -> tuple:
-    return (HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)
 
 
 def _written(row: Instance | HumanTask, values: Mapping[str, Any]) -> None:
