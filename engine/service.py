@@ -209,7 +209,8 @@ class Engine(Deployments, TimerWork, InstanceMigration):
         """Insert a started instance's row, once: before its first handler is called (which
         needs its id), else with its first saved state. The statement also reads the newest
         deployment's id: if a deployment came since the start chose its version and changed
-        this process's newest, nothing is written and the start runs again."""
+        this process's newest, the start is rolled back, before any handler ran, and runs
+        again."""
         if row.id is not None:
             return
         values = {name: getattr(row, name) for name in _NEW_INSTANCE}
