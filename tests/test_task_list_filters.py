@@ -5,7 +5,7 @@ same tasks. Runs on PostgreSQL too with COMPLAINTS_TEST_DATABASE_URL set."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
@@ -65,14 +65,25 @@ def data(key: str) -> dict[str, Any]:
     return found
 
 
+def engine_with_complaints(
+    url: str,
+    calls: Calls,
+    clock: TravelClock,
+    complaints: Iterable[str],
+    data: Callable[[str], dict[str, Any]],
+) -> Engine:
+    """An engine with the product's task attributes and one demo instance per business key,
+    started with `data(key)`."""
+    engine = new_engine(url, calls, clock, task_attributes=TASK_ATTRIBUTES, task_search=TASK_SEARCH)
+    engine.deploy(bundle_files(DEMO_PROCESSES), ADMIN)
+    for key in complaints:
+        engine.start("engine_demo", data(key), key, INTAKE)
+    return engine
+
+
 @pytest.fixture
 def engine(sqlite_url: str, calls: Calls, clock: TravelClock) -> Iterator[Engine]:
-    engine = new_engine(
-        sqlite_url, calls, clock, task_attributes=TASK_ATTRIBUTES, task_search=TASK_SEARCH
-    )
-    engine.deploy(bundle_files(DEMO_PROCESSES), ADMIN)
-    for key in COMPLAINTS:
-        engine.start("engine_demo", data(key), key, INTAKE)
+    engine = engine_with_complaints(sqlite_url, calls, clock, COMPLAINTS, data)
     yield engine
     engine.close()
 

@@ -11,13 +11,11 @@ from typing import Any
 import pytest
 from alembic import command
 
-from api.composition import bundle_files
-from api.settings import TASK_ATTRIBUTES, TASK_SEARCH
 from engine import Engine, db, task_query
 from tests.clock import TravelClock
-from tests.conftest import ADMIN, DEMO_PROCESSES, INTAKE, Calls, new_engine
+from tests.conftest import ADMIN, INTAKE, Calls
 from tests.test_api_support import START_DATA
-from tests.test_task_list_filters import CLERK, alembic_config
+from tests.test_task_list_filters import CLERK, alembic_config, engine_with_complaints
 
 # business key -> (title, respondent, region)
 COMPLAINTS: dict[str, tuple[str, str | None, str]] = {
@@ -65,12 +63,7 @@ def few_hits(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
 
 @pytest.fixture
 def engine(sqlite_url: str, calls: Calls, clock: TravelClock) -> Iterator[Engine]:
-    engine = new_engine(
-        sqlite_url, calls, clock, task_attributes=TASK_ATTRIBUTES, task_search=TASK_SEARCH
-    )
-    engine.deploy(bundle_files(DEMO_PROCESSES), ADMIN)
-    for key in COMPLAINTS:
-        engine.start("engine_demo", data(key), key, INTAKE)
+    engine = engine_with_complaints(sqlite_url, calls, clock, COMPLAINTS, data)
     yield engine
     engine.close()
 
