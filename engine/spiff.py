@@ -451,7 +451,6 @@ class Instance:
         return list(self._timers)
 
     def _read_waiting_timers(self) -> Iterator[WaitingTimer]:
-
         for task in self._waiting_catchers():
             definition = task.task_spec.event_definition
             if not any(isinstance(d, TimerEventDefinition) for d in _definitions(definition)):
