@@ -260,20 +260,20 @@ def preload_pending(engine: Engine, count: int) -> None:
     now = datetime.now(UTC)
     with engine.sql.begin() as connection:
         deployment_id = connection.execute(select(func.max(Deployment.id))).scalar_one()
+        instance = {
+            "deployment_id": deployment_id,
+            "process_id": TIMER_PROCESS,
+            "business_key": None,
+            "status": "running",
+            "state": {},
+            "version": 1,
+            "started_by": CLERK.id,
+            "created_at": now,
+            "updated_at": now,
+            "completed_at": None,
+        }
         for done in range(0, count, PRELOAD_BATCH):
             size = min(PRELOAD_BATCH, count - done)
-            instance = {
-                "deployment_id": deployment_id,
-                "process_id": TIMER_PROCESS,
-                "business_key": None,
-                "status": "running",
-                "state": {},
-                "version": 1,
-                "started_by": CLERK.id,
-                "created_at": now,
-                "updated_at": now,
-                "completed_at": None,
-            }
             ids = connection.execute(
                 insert(instances).returning(instances.c.id), [instance] * size
             ).scalars()
