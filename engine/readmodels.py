@@ -124,17 +124,18 @@ def sync_read_models(
     *,
     new: bool = False,
     finished: str | None = None,
-    timers_as_saved: bool = True,
+    timer_rows: list[Timer] | None = None,
 ) -> Created:
     """Tasks and timers rows in step with the workflow. `new`: the instance was inserted in
     this transaction, so it has no rows yet and reading them back would only cost round trips.
     `finished`: the task this operation completed, whose row is no longer open. The rows
     mirror what the workflow waited on when last saved (`wf.saved_waits`): where it waits on
-    the same now, there is nothing to read or change. `timers_as_saved=False`: the timer rows
-    may not mirror those waits (an incident's row stays where it failed while its cycle moves
-    on), so they are read and set right whatever the waits."""
+    the same now, there is nothing to read or change. `timer_rows`: the instance's pending and
+    incident timer rows, read in this transaction by a timer's firing; these rows may not
+    mirror the waits (an incident's row stays where it failed while its cycle moves on), so
+    they are set right whatever the waits."""
     tasks = _sync_tasks(session, row, wf, actor, now, new, finished)
-    return Created(tasks, _sync_timers(session, row, wf, now, new, timers_as_saved))
+    return Created(tasks, _sync_timers(session, row, wf, now, new, timer_rows))
 
 
 def _sync_tasks(
@@ -290,8 +291,9 @@ _OPEN_OR_READY = select(HumanTask).where(
     HumanTask.instance_id == bindparam("instance_id"),
     or_(HumanTask.status == "open", HumanTask.id.in_(bindparam("ready", expanding=True))),
 )
+OPEN_TIMER_STATUSES = ("pending", "incident")  # rows a sync may still change
 _PENDING_TIMERS = select(Timer).where(
-    Timer.instance_id == bindparam("instance_id"), Timer.status.in_(("pending", "incident"))
+    Timer.instance_id == bindparam("instance_id"), Timer.status.in_(OPEN_TIMER_STATUSES)
 )
 
 
@@ -332,10 +334,10 @@ def _sync_timers(
     wf: spiff.Instance,
     now: datetime,
     new: bool,
-    as_saved: bool,
+    rows: list[Timer] | None,
 ) -> list[Timer]:
     waiting = {t.task_id: t for t in wf.waiting_timers()}
-    saved = wf.saved_waits if as_saved else None
+    saved = wf.saved_waits if rows is None else None
     if (
         not new
         and saved is not None
@@ -343,11 +345,11 @@ def _sync_timers(
     ):
         return []
     # An incident stays the admins' until retried or skipped, but it ends with its task.
-    pending = (
-        {}
-        if new
-        else {t.task_id: t for t in session.scalars(_PENDING_TIMERS, {"instance_id": row.id})}
-    )
+    if new:
+        rows = []
+    elif rows is None:
+        rows = list(session.scalars(_PENDING_TIMERS, {"instance_id": row.id}))
+    pending = {t.task_id: t for t in rows}
     for task_id, timer in pending.items():
         if task_id in waiting:
             continue

@@ -303,10 +303,10 @@ class Engine(Deployments, TimerWork, InstanceMigration):
         *,
         store_new: Callable[[], None] | None = None,
         finished: str | None = None,
-        timers_as_saved: bool = True,
+        timer_rows: list[Timer] | None = None,
     ) -> Created:
         """`store_new`: the instance started in this operation and is stored by this call
-        (unless a handler needed it stored before). `finished` and `timers_as_saved`: see
+        (unless a handler needed it stored before). `finished` and `timer_rows`: see
         `sync_read_models`."""
         now = self.clock.now()
         values = {
@@ -335,7 +335,7 @@ class Engine(Deployments, TimerWork, InstanceMigration):
                 now,
                 new=new,
                 finished=finished,
-                timers_as_saved=timers_as_saved,
+                timer_rows=timer_rows,
             )
         session.flush()
         if not inserted:

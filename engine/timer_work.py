@@ -8,24 +8,30 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 
 from .audit_trail import audit
 from .contracts import Actor, TimerView
 from .errors import InvalidData, NotFound
 from .models import Instance, Timer
-from .readmodels import timer_view
+from .readmodels import OPEN_TIMER_STATUSES, timer_view
 
 if TYPE_CHECKING:
     from .service import Engine
 
 log = logging.getLogger(__name__)
 
-# A worker of its own rarely has the workflow in memory: the state comes with the row.
+# The timer with its instance and the instance's other open timer rows, which the firing's
+# sync then need not read. A worker of its own rarely has the workflow in memory: the state
+# comes with the row.
+_INSTANCE_OF_TIMER = select(Timer.instance_id).where(Timer.id == bindparam("timer_id"))
 _TIMER_WITH_INSTANCE = (
     select(Timer, Instance)
     .join(Instance, Instance.id == Timer.instance_id)
-    .where(Timer.id == bindparam("timer_id"))
+    .where(
+        Timer.instance_id == _INSTANCE_OF_TIMER.scalar_subquery(),
+        or_(Timer.id == bindparam("timer_id"), Timer.status.in_(OPEN_TIMER_STATUSES)),
+    )
 )
 
 
@@ -77,18 +83,20 @@ class TimerWork:
                 query = _TIMER_WITH_INSTANCE
                 if self._lock_rows():
                     query = query.with_for_update(of=Timer)
-                found = session.execute(query, {"timer_id": timer_id}).one_or_none()
-                if found is None:
+                found = session.execute(query, {"timer_id": timer_id}).all()
+                timer = next((f.Timer for f in found if f.Timer.id == timer_id), None)
+                if timer is None or timer.status != "pending":
                     return False
-                timer, row = found.Timer, found.Instance
-                if timer.status != "pending" or timer.claimed_by != self.worker_id:
+                if timer.claimed_by != self.worker_id:
                     return False
+                row = found[0].Instance
                 due_before = timer.due_at
                 wf = self._restore(session, row)
                 wf.advance()
-                # moves `timer` on: fired, cycled or still due (its row is read whatever the
-                # workflow's waits: an incident retried may lag behind its cycle)
-                self._save(session, row, wf, actor, timers_as_saved=False)
+                # moves `timer` on: fired, cycled or still due (its row is set right whatever
+                # the workflow's waits: an incident retried may lag behind its cycle)
+                open_rows = [f.Timer for f in found if f.Timer.status in OPEN_TIMER_STATUSES]
+                self._save(session, row, wf, actor, timer_rows=open_rows)
                 cycled = timer.status == "pending" and timer.due_at != due_before
                 if timer.status == "pending" and not cycled:  # not due for SpiffWorkflow yet
                     timer.claimed_by = None

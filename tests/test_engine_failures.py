@@ -119,6 +119,29 @@ def test_failing_timer_is_retried_with_back_off_then_becomes_an_incident(sqlite_
     assert engine.incidents() == []
 
 
+def test_an_incident_ends_with_its_task_when_another_timer_of_the_instance_fires(
+    sqlite_url, clock
+) -> None:
+    remind = Switch()
+    engine = engine_with(sqlite_url, clock, remind=remind)
+    instance = engine.start("engine_demo", START_DATA, "C-1", INTAKE)
+    review = engine.tasks(instance_id=instance.id)[0]
+    clock.advance(days=1, minutes=1)
+    for _ in range(3):
+        engine.fire_due_timers()
+        clock.advance(seconds=10)
+    [incident] = engine.incidents()
+
+    remind.broken = False  # the gateway is back before the review's two days are up
+    clock.advance(days=1)
+    assert engine.fire_due_timers() == 1  # the timeout; an incident waits for administrators
+    after = engine.instance(instance.id)
+    assert after.status == "completed" and "escalated" in after.completed_elements
+    assert engine.task(review.id).status == "cancelled"
+    assert engine.incidents() == []
+    assert {t.id: t.status for t in after.timers}[incident.id] == "fired"
+
+
 def test_failing_timer_does_not_block_the_others(sqlite_url, clock) -> None:
     engine = engine_with(sqlite_url, clock, remind=Switch())
     first = engine.start("engine_demo", START_DATA, "C-1", INTAKE)
