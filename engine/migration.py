@@ -9,13 +9,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from . import spiff
 from .audit_trail import audit
 from .contracts import Actor
 from .errors import InvalidData, NotFound
-from .models import Deployment, Instance
+from .models import Deployment, Instance, written
 
 if TYPE_CHECKING:
     from .service import Engine
@@ -73,7 +72,7 @@ class InstanceMigration:
                 call = self._service_call(session, row)
                 wf = spiff.Instance.restore(row.state, target_specs, call)
                 # written by `_save`'s UPDATE with the state, not by the unit of work
-                set_committed_value(row, "deployment_id", target)
+                written(row, {"deployment_id": target})
                 detail = {"from_version": from_version, "to_version": to_version}
                 audit(
                     session,

@@ -3,6 +3,7 @@ that every query uses so that no list ever has to deserialize a workflow."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
 
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 
@@ -52,6 +54,13 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 class Base(DeclarativeBase):
     pass
+
+
+def written(row: Base, values: Mapping[str, Any]) -> None:
+    """Values an UPDATE statement just wrote, set on the row as if loaded: the unit of work
+    then has nothing to write again."""
+    for name, value in values.items():
+        set_committed_value(row, name, value)
 
 
 class Deployment(Base):

@@ -7,17 +7,18 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import Update, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import spiff
 from .audit_trail import audit
 from .contracts import Actor, TaskView, TimerView
 from .errors import WorkflowFailed
-from .models import HumanTask, HumanTaskAttribute, HumanTaskGroup, Instance, Timer
+from .models import HumanTask, HumanTaskAttribute, HumanTaskGroup, Instance, Timer, written
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _ATTRIBUTE_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
@@ -275,6 +276,7 @@ _INSERT_TASKS = insert(HumanTask.__table__)
 _INSERT_GROUPS = insert(HumanTaskGroup.__table__)
 _INSERT_ATTRIBUTES = insert(HumanTaskAttribute.__table__)
 _TASKS = HumanTask.__table__
+_TIMERS = Timer.__table__
 _CANCEL_TASKS = (
     update(_TASKS)
     .where(_TASKS.c.id.in_(bindparam("task_ids", expanding=True)), _TASKS.c.status == "open")
@@ -354,10 +356,14 @@ def _sync_timers(
         if task_id in waiting:
             continue
         fired = timer.due_at <= now and wf.timer_completed(task_id)
-        timer.status = "fired" if fired else "cancelled"
-        timer.fired_at = now if fired else None
-        timer.claimed_by = None
-        timer.claim_expires_at = None
+        move_timer(
+            session,
+            timer,
+            status="fired" if fired else "cancelled",
+            fired_at=now if fired else None,
+            claimed_by=None,
+            claim_expires_at=None,
+        )
         event = "timer_fired" if fired else "timer_cancelled"
         audit(
             session,
@@ -412,10 +418,35 @@ def _follow_cycle(
         element_id=timer.element_id,
         detail={"due_at": timer.due_at.isoformat(), "next_due_at": due_at.isoformat()},
     )
-    timer.due_at = timer.fire_at = due_at
-    timer.attempts = 0
-    timer.claimed_by = None
-    timer.claim_expires_at = None
+    move_timer(
+        session,
+        timer,
+        due_at=due_at,
+        fire_at=due_at,
+        attempts=0,
+        claimed_by=None,
+        claim_expires_at=None,
+    )
+
+
+def move_timer(session: Session, timer: Timer, **values: Any) -> None:
+    """Change a timer row by one UPDATE of its id, without the unit of work: `timer` then
+    holds what was written, as a row just loaded would."""
+    statement = _timer_update(tuple(values))
+    session.connection().execute(
+        statement, {"timer_id": timer.id, **{f"new_{k}": v for k, v in values.items()}}
+    )
+    written(timer, values)
+
+
+@cache
+def _timer_update(columns: tuple[str, ...]) -> Update:
+    """Built once per set of columns: a sync moves timers on every firing."""
+    return (
+        update(_TIMERS)
+        .where(_TIMERS.c.id == bindparam("timer_id"))
+        .values({c: bindparam(f"new_{c}") for c in columns})
+    )
 
 
 def task_view(row: HumanTask | SimpleNamespace) -> TaskView:

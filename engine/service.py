@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session, defer, sessionmaker
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import audit_query, db, spiff
@@ -36,7 +35,7 @@ from .contracts import (
 from .deployments import NEWEST_DEPLOYMENT, Deployments
 from .errors import Conflict, EngineError, Forbidden, InvalidData, NotFound, StartOver
 from .migration import InstanceMigration
-from .models import AuditEvent, Deployment, HumanTask, Instance, Timer
+from .models import AuditEvent, Deployment, HumanTask, Instance, Timer, written
 from .readmodels import Created, sync_read_models, task_view, timer_view
 from .timer_work import TimerWork
 from .workflow_cache import WorkflowCache
@@ -219,7 +218,7 @@ class Engine(Deployments, TimerWork, InstanceMigration):
             latest = self._deployments_as_of(session, inserted.newest)
             if latest.get(row.process_id) != row.deployment_id:
                 raise StartOver
-        set_committed_value(row, "id", inserted.id)
+        written(row, {"id": inserted.id})
         audit(
             session,
             row.created_at,
@@ -321,7 +320,7 @@ class Engine(Deployments, TimerWork, InstanceMigration):
             values.update(status="completed", completed_at=now)
         inserted = store_new is not None and row.id is None
         if inserted:
-            _written(row, values)
+            written(row, values)
             store_new()
         if finishing:
             audit(session, now, actor.id, "instance_completed", instance=row)
@@ -346,7 +345,7 @@ class Engine(Deployments, TimerWork, InstanceMigration):
             )
             if saved.rowcount != 1:
                 raise Conflict("the instance was changed by someone else meanwhile; reload")
-            _written(row, {**values, "version": row.version + 1})
+            written(row, {**values, "version": row.version + 1})
         wf.mark_saved()
         return created
 
@@ -661,7 +660,7 @@ class Engine(Deployments, TimerWork, InstanceMigration):
         )
         if result.rowcount != 1:
             raise Conflict("task changed meanwhile; reload")
-        _written(row, {"assignee": assignee, **values})
+        written(row, {"assignee": assignee, **values})
 
     def _validated(
         self, session: Session, instance: Instance, row: HumanTask, data: Mapping[str, Any]
@@ -697,7 +696,7 @@ class Engine(Deployments, TimerWork, InstanceMigration):
             claimed = session.connection().execute(_COMPLETE_TASK, {"task_id": task_id, **done})
             if claimed.rowcount != 1:
                 raise Conflict("the task was completed by someone else meanwhile")
-            _written(row, done)
+            written(row, done)
             wf = self._restore(session, instance)
             before = {k: wf.task_value(task_id, k) for k in clean}
             audit(
@@ -797,13 +796,6 @@ class Engine(Deployments, TimerWork, InstanceMigration):
         if self.sql.dialect.name == "postgresql":
             session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         return audit_query.AuditStream(session, filters or audit_query.AuditFilters(), batch_size)
-
-
-def _written(row: Instance | HumanTask, values: Mapping[str, Any]) -> None:
-    """Values an UPDATE statement just wrote, set on the row as if loaded: the unit of work
-    then has nothing to write again."""
-    for name, value in values.items():
-        set_committed_value(row, name, value)
 
 
 def _require_open(row: HumanTask) -> None:

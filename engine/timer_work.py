@@ -14,7 +14,7 @@ from .audit_trail import audit
 from .contracts import Actor, TimerView
 from .errors import InvalidData, NotFound
 from .models import Instance, Timer
-from .readmodels import OPEN_TIMER_STATUSES, timer_view
+from .readmodels import OPEN_TIMER_STATUSES, move_timer, timer_view
 
 if TYPE_CHECKING:
     from .service import Engine
@@ -99,8 +99,7 @@ class TimerWork:
                 self._save(session, row, wf, actor, timer_rows=open_rows)
                 cycled = timer.status == "pending" and timer.due_at != due_before
                 if timer.status == "pending" and not cycled:  # not due for SpiffWorkflow yet
-                    timer.claimed_by = None
-                    timer.claim_expires_at = None
+                    move_timer(session, timer, claimed_by=None, claim_expires_at=None)
                 return timer.status == "fired" or cycled
         except Exception as err:  # noqa: BLE001 - any failure is recorded and retried
             self._timer_failed(timer_id, err)
