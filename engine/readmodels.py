@@ -294,8 +294,10 @@ _OPEN_OR_READY = select(HumanTask).where(
     or_(HumanTask.status == "open", HumanTask.id.in_(bindparam("ready", expanding=True))),
 )
 OPEN_TIMER_STATUSES = ("pending", "incident")  # rows a sync may still change
-_PENDING_TIMERS = select(Timer).where(
-    Timer.instance_id == bindparam("instance_id"), Timer.status.in_(OPEN_TIMER_STATUSES)
+_PENDING_TIMERS = (
+    select(Timer)
+    .where(Timer.instance_id == bindparam("instance_id"), Timer.status.in_(OPEN_TIMER_STATUSES))
+    .order_by(Timer.id)  # events of several timers in one step, in the same order everywhere
 )
 
 

@@ -8,7 +8,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 
 from .audit_trail import audit
 from .contracts import Actor, TimerView
@@ -23,15 +23,16 @@ log = logging.getLogger(__name__)
 
 # The timer with its instance and the instance's other open timer rows, which the firing's
 # sync then need not read. A worker of its own rarely has the workflow in memory: the state
-# comes with the row.
+# comes with the instance, joined to the fired timer's row alone so that it is read once.
 _INSTANCE_OF_TIMER = select(Timer.instance_id).where(Timer.id == bindparam("timer_id"))
 _TIMER_WITH_INSTANCE = (
     select(Timer, Instance)
-    .join(Instance, Instance.id == Timer.instance_id)
+    .outerjoin(Instance, and_(Instance.id == Timer.instance_id, Timer.id == bindparam("timer_id")))
     .where(
         Timer.instance_id == _INSTANCE_OF_TIMER.scalar_subquery(),
         or_(Timer.id == bindparam("timer_id"), Timer.status.in_(OPEN_TIMER_STATUSES)),
     )
+    .order_by(Timer.id)
 )
 
 
@@ -84,12 +85,12 @@ class TimerWork:
                 if self._lock_rows():
                     query = query.with_for_update(of=Timer)
                 found = session.execute(query, {"timer_id": timer_id}).all()
-                timer = next((f.Timer for f in found if f.Timer.id == timer_id), None)
-                if timer is None or timer.status != "pending":
+                fired = next((f for f in found if f.Timer.id == timer_id), None)
+                if fired is None or fired.Timer.status != "pending":
                     return False
-                if timer.claimed_by != self.worker_id:
+                if fired.Timer.claimed_by != self.worker_id:
                     return False
-                row = found[0].Instance
+                timer, row = fired.Timer, fired.Instance
                 due_before = timer.due_at
                 wf = self._restore(session, row)
                 wf.advance()
