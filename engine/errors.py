@@ -96,3 +96,14 @@ class WorkflowFailed(EngineError):
 class StartOver(Exception):  # noqa: N818 - a signal to the engine, never seen by callers
     """What an operation read changed before it wrote anything it could not take back: the
     engine rolls it back and runs it again. Never leaves the engine."""
+
+
+# PostgreSQL gives up one of two transactions that wait on each other's rows (deadlock) or
+# whose snapshot another one overtook (serialization failure): that one lost a race.
+RACE_LOST_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def lost_a_race(err: Exception) -> bool:
+    """Whether a database error only says another operation got to the same rows first, which
+    the caller answers as a conflict to reload and retry, not as a fault."""
+    return getattr(getattr(err, "orig", None), "sqlstate", None) in RACE_LOST_SQLSTATES

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, defer, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -33,7 +34,15 @@ from .contracts import (
     TaskView,
 )
 from .deployments import NEWEST_DEPLOYMENT, Deployments
-from .errors import Conflict, EngineError, Forbidden, InvalidData, NotFound, StartOver
+from .errors import (
+    Conflict,
+    EngineError,
+    Forbidden,
+    InvalidData,
+    NotFound,
+    StartOver,
+    lost_a_race,
+)
 from .migration import InstanceMigration
 from .models import AuditEvent, Deployment, HumanTask, Instance, Timer, written
 from .readmodels import Created, sync_read_models, task_view, timer_view
@@ -137,6 +146,11 @@ class Engine(Deployments, TimerWork, InstanceMigration):
         except StaleDataError as err:
             session.rollback()
             raise Conflict("the instance was changed by someone else meanwhile; reload") from err
+        except DBAPIError as err:
+            session.rollback()
+            if lost_a_race(err):
+                raise Conflict("another operation changed the same rows meanwhile; reload") from err
+            raise
         except BaseException:
             session.rollback()
             raise

@@ -6,11 +6,12 @@ import threading
 from collections import Counter
 from datetime import timedelta
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 
 from api.composition import bundle_files
 from api.worker import default_threads, fire_until_idle
-from engine import Engine
+from engine import Conflict, Engine
 from engine.models import AuditEvent, Timer
 from tests.conftest import ADMIN, DEMO_PROCESSES, INTAKE, Calls, new_engine
 
@@ -61,6 +62,39 @@ def test_two_clerks_completing_the_same_task_one_wins_one_gets_a_conflict(
     assert calls.names() == ["number"] * 5
     first.close()
     second.close()
+
+
+def test_an_operation_that_loses_a_race_gets_a_conflict_and_changes_nothing(
+    pg_url, calls, clock
+) -> None:
+    """PostgreSQL gives up one of two operations that wait on each other's rows (a timer's
+    firing and a completion of the task it cancels can): here a trigger makes the server
+    report that for the completion, every time, instead of waiting for the scheduling."""
+    engine = deployed(pg_url, calls, clock)
+    instance = engine.start("engine_demo", START_DATA, "C-1", INTAKE)
+    task = engine.tasks(instance_id=instance.id)[0]
+    with engine.sql.begin() as connection:
+        connection.execute(
+            text(
+                "CREATE FUNCTION lose_the_race() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "RAISE EXCEPTION 'deadlock detected' USING ERRCODE = 'deadlock_detected'; "
+                "END $$"
+            )
+        )
+        connection.execute(
+            text(
+                "CREATE TRIGGER lose_the_race BEFORE INSERT ON audit_events FOR EACH ROW "
+                "WHEN (NEW.event = 'task_completed') EXECUTE FUNCTION lose_the_race()"
+            )
+        )
+    with pytest.raises(Conflict, match="reload"):
+        engine.complete_task(task.id, {"severity": "low"}, INTAKE)
+    assert engine.task(task.id).status == "open"
+    assert "severity" not in engine.instance(instance.id).data
+
+    with engine.sql.begin() as connection:
+        connection.execute(text("DROP TRIGGER lose_the_race ON audit_events"))
+    assert engine.complete_task(task.id, {"severity": "low"}, INTAKE).status == "completed"
 
 
 def test_two_workers_over_200_due_timers_fire_each_exactly_once(pg_url, calls, clock) -> None:
