@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from sqlalchemy.orm import Session
@@ -269,6 +270,29 @@ def test_an_intake_abandoned_between_its_steps_is_undone_by_a_later_one(site: Si
     assert number != orphan
     assert site.complaint(orphan) is None and site.identity(orphan) is None
     assert [i.tracking_number for i in site.intakes()] == [number]
+
+
+def test_abandoned_intakes_are_looked_for_at_most_once_a_minute(site: Site, clock) -> None:
+    def abandoned(minutes_ago: int) -> str:
+        with Session(site.engine.sql) as session:
+            number = record_intake(
+                session,
+                data=check_submission(body()).data,
+                complainant={"anonymous": True},
+                now=clock.now() - timedelta(minutes=minutes_ago),
+                token_hash=digest("lost"),
+                request_hash=digest("lost"),
+            )
+            session.commit()
+        return number
+
+    site.submit()  # looks, and finds none
+    orphan = abandoned(minutes_ago=11)
+    site.submit()
+    assert site.complaint(orphan) is not None  # not looked for again within the minute
+    clock.advance(minutes=1)
+    site.submit()
+    assert site.complaint(orphan) is None and site.identity(orphan) is None
 
 
 def test_the_rate_limit_answers_429_with_retry_after_and_does_not_count_staff(
