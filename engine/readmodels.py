@@ -294,7 +294,7 @@ _OPEN_OR_READY = select(HumanTask).where(
     or_(HumanTask.status == "open", HumanTask.id.in_(bindparam("ready", expanding=True))),
 )
 OPEN_TIMER_STATUSES = ("pending", "incident")  # rows a sync may still change
-_PENDING_TIMERS = (
+_OPEN_TIMERS = (
     select(Timer)
     .where(Timer.instance_id == bindparam("instance_id"), Timer.status.in_(OPEN_TIMER_STATUSES))
     .order_by(Timer.id)  # events of several timers in one step, in the same order everywhere
@@ -352,7 +352,7 @@ def _sync_timers(
     if new:
         rows = []
     elif rows is None:
-        rows = list(session.scalars(_PENDING_TIMERS, {"instance_id": row.id}))
+        rows = list(session.scalars(_OPEN_TIMERS, {"instance_id": row.id}))
     pending = {t.task_id: t for t in rows}
     for task_id, timer in pending.items():
         if task_id in waiting:
