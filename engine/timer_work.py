@@ -85,12 +85,12 @@ class TimerWork:
                 if self._lock_rows():
                     query = query.with_for_update(of=Timer)
                 found = session.execute(query, {"timer_id": timer_id}).all()
-                fired = next((f for f in found if f.Timer.id == timer_id), None)
-                if fired is None or fired.Timer.status != "pending":
+                claimed = next((f for f in found if f.Timer.id == timer_id), None)
+                if claimed is None:
                     return False
-                if fired.Timer.claimed_by != self.worker_id:
+                timer, row = claimed.Timer, claimed.Instance
+                if timer.status != "pending" or timer.claimed_by != self.worker_id:
                     return False
-                timer, row = fired.Timer, fired.Instance
                 due_before = timer.due_at
                 wf = self._restore(session, row)
                 wf.advance()
