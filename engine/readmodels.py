@@ -272,11 +272,11 @@ _UNSET_ON_NEW_TASKS = {
 NO_ATTRIBUTES = TaskAttributes({})
 
 # The sync's statements, built once: they run on every step of every instance.
-_INSERT_TASKS = insert(HumanTask.__table__)
-_INSERT_GROUPS = insert(HumanTaskGroup.__table__)
-_INSERT_ATTRIBUTES = insert(HumanTaskAttribute.__table__)
 _TASKS = HumanTask.__table__
 _TIMERS = Timer.__table__
+_INSERT_TASKS = insert(_TASKS)
+_INSERT_GROUPS = insert(HumanTaskGroup.__table__)
+_INSERT_ATTRIBUTES = insert(HumanTaskAttribute.__table__)
 _CANCEL_TASKS = (
     update(_TASKS)
     .where(_TASKS.c.id.in_(bindparam("task_ids", expanding=True)), _TASKS.c.status == "open")

@@ -95,9 +95,9 @@ class TimerWork:
                 wf = self._restore(session, row)
                 wf.advance()
                 # moves `timer` on: fired, cycled or still due (its row is set right whatever
-                # the workflow's waits: an incident retried may lag behind its cycle)
-                open_rows = [f.Timer for f in found if f.Timer.status in OPEN_TIMER_STATUSES]
-                self._save(session, row, wf, actor, timer_rows=open_rows)
+                # the workflow's waits: an incident retried may lag behind its cycle); every
+                # row found is open, the fired one being pending
+                self._save(session, row, wf, actor, timer_rows=[f.Timer for f in found])
                 cycled = timer.status == "pending" and timer.due_at != due_before
                 if timer.status == "pending" and not cycled:  # not due for SpiffWorkflow yet
                     move_timer(session, timer, claimed_by=None, claim_expires_at=None)
