@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import Actor, Conflict, Engine, EngineError, NotFound
+from handlers.complaint_rows import complaint_row
 from handlers.complaints import CATEGORIES, CHANNELS, SATISFACTION
 from handlers.intake import (
     STARTED,
@@ -537,10 +538,11 @@ class PublicDesk:
         client: str,
         idempotency_key: str | None = None,
     ) -> Receipt:
-        """Three steps, because the engine commits its own transaction: (1) number, complaint
-        row, identity, token hash and idempotency record in one transaction of ours; (2)
-        `engine.start`; (3) mark the intake started. When (2) fails, (1) is undone by deleting
-        its rows; should the request die before that, `_sweep` finishes the job for it."""
+        """Two transactions: (1) number, complaint row, identity, token hash and idempotency
+        record, short, as the number's counter row stays locked until it commits; (2)
+        `engine.start`, which marks the intake started in its own transaction. When (2) fails,
+        (1) is undone by deleting its rows; should the request die before that, `_sweep`
+        finishes the job for it."""
         self._sweep()
         token = new_access_token()
         request_hash = submission.fingerprint(client)
@@ -570,20 +572,22 @@ class PublicDesk:
             if replay is None:
                 raise
             return replay
+        status: list[str] = []
+
+        def started(session: Session) -> None:
+            mark_started(session, number, self.now())
+            complaint = complaint_row(session, number)
+            status.append(complaint.status if complaint is not None else "registered")
+
         try:
-            self.engine.start(PROCESS_ID, submission.data, number, actor)
+            self.engine.start(PROCESS_ID, submission.data, number, actor, within=started)
         except BaseException as err:
             with self._transaction() as session:
                 discard_intake(session, number)
             if isinstance(err, EngineError):
                 raise IntakeUnavailable(str(err)) from err
             raise
-        with self._transaction() as session:
-            mark_started(session, number, self.now())
-            status = session.scalar(
-                select(Complaint.status).where(Complaint.tracking_number == number)
-            )
-        return Receipt(number, token, status or "registered")
+        return Receipt(number, token, status[0])
 
     def _replay(
         self, session: Session, key_hash: str, request_hash: str, token: str, client: str
@@ -620,8 +624,9 @@ class PublicDesk:
         return Receipt(intake.tracking_number, token, status or "registered", replayed=True)
 
     def _sweep(self) -> None:
-        """Finish intakes whose request died between its steps: started → mark, else undo.
-        At most once every SWEEP_EVERY in this process."""
+        """Undo intakes whose request died between its steps (an intake recorded before the
+        start marked it in its own transaction may have started: that one is marked). At most
+        once every SWEEP_EVERY in this process."""
         now = self.now()
         if self._next_sweep is not None and now < self._next_sweep:
             return

@@ -170,14 +170,21 @@ class Engine(Deployments, TimerWork, InstanceMigration):
         data: Mapping[str, Any],
         business_key: str | None,
         actor: Actor,
+        *,
+        within: Callable[[Session], None] | None = None,
     ) -> InstanceView:
+        """`within` writes the caller's own rows in the start's transaction, once the instance
+        is saved: they commit with it or not at all, and cost no transaction of their own."""
         if not isinstance(data, Mapping):
             raise InvalidData("start data must be an object", {"data": ["must be an object"]})
         with self._failures_audited(actor, "start_failed", {"business_key": business_key}):
             for attempt in range(1, START_ATTEMPTS + 1):
                 try:
                     with self._transaction() as session:
-                        return self._start(session, process_id, data, business_key, actor)
+                        view = self._start(session, process_id, data, business_key, actor)
+                        if within is not None:
+                            within(session)
+                        return view
                 except StartOver:
                     log.info("deployments changed while starting %s (%d)", process_id, attempt)
             raise Conflict("new versions kept being deployed while starting; try again")

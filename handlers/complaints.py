@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
+from .complaint_rows import complaint_row, identity_row, keep
 from .context import Context, tracking_number_of
 from .models import ComplainantIdentity, Complaint
 from .normalise import normal_key
@@ -65,9 +66,9 @@ def register_complaint(params: dict[str, Any], context: Context) -> dict[str, An
     `location` (as POST /api/complaints sends it) or flat region_code/address/lat/lon both work."""
     number = tracking_number_of(params, context)
     session = context.session
-    existing = session.scalar(select(Complaint).where(Complaint.tracking_number == number))
+    existing = complaint_row(session, number)
     if existing is not None:
-        return complaint_view(existing, _identity(session, number))
+        return complaint_view(existing, identity_row(session, number))
 
     fields = _flatten_location(params)
     region_code = optional_text(fields, "region_code")
@@ -102,6 +103,8 @@ def register_complaint(params: dict[str, Any], context: Context) -> dict[str, An
     session.flush()  # the identity's foreign key needs the complaint row first
     session.add(identity)
     session.flush()
+    keep(session, complaint)
+    keep(session, identity)
     return complaint_view(complaint, identity)
 
 
@@ -114,7 +117,7 @@ def update_complaint(params: dict[str, Any], context: Context) -> dict[str, Any]
     unknown = sorted(set(params) - allowed)
     if unknown:
         raise ValueError(f"update_complaint does not know {unknown}; allowed: {sorted(allowed)}")
-    row = context.session.scalar(select(Complaint).where(Complaint.tracking_number == number))
+    row = complaint_row(context.session, number)
     if row is None:
         raise LookupError(f"no complaint {number}")
 
@@ -210,10 +213,4 @@ def _identity_from(value: Any, number: str, now: datetime) -> ComplainantIdentit
         email=optional_text(value, "email"),
         address=optional_text(value, "address"),
         created_at=now,
-    )
-
-
-def _identity(session: Any, number: str) -> ComplainantIdentity | None:
-    return session.scalar(
-        select(ComplainantIdentity).where(ComplainantIdentity.tracking_number == number)
     )

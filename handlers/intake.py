@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, String, delete, select
+from sqlalchemy import JSON, BigInteger, Index, Integer, String, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .complaints import register_complaint
@@ -137,11 +137,11 @@ def replace_token(session: Session, intake: Intake, token_hash: str) -> None:
 
 
 def mark_started(session: Session, number: str, now: datetime) -> None:
-    intake = session.scalar(select(Intake).where(Intake.tracking_number == number))
-    if intake is not None and intake.status != STARTED:
-        intake.status = STARTED
-        intake.started_at = now
-        session.flush()
+    session.execute(
+        update(Intake)
+        .where(Intake.tracking_number == number, Intake.status != STARTED)
+        .values(status=STARTED, started_at=now)
+    )
 
 
 def discard_intake(session: Session, number: str) -> None:

@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .complaint_rows import complaint_row, identity_row
 from .context import Context, tracking_number_of
-from .models import ComplainantIdentity, Complaint, Notice
+from .models import Notice
 from .notice_templates import render
 from .params import one_of, optional_text, required_text
 from .times import china_date, iso
@@ -117,12 +118,10 @@ def _notify(
 def _complainant_channel(session: Session, number: str) -> str:
     """Writing when a written reply was asked for, else the quickest contact given; without any
     contact the notice is only shown on the public tracking page."""
-    identity = session.scalar(
-        select(ComplainantIdentity).where(ComplainantIdentity.tracking_number == number)
-    )
+    identity = identity_row(session, number)
     if identity is None:
         return "platform"
-    complaint = session.scalar(select(Complaint).where(Complaint.tracking_number == number))
+    complaint = complaint_row(session, number)
     if complaint is not None and complaint.written_reply and identity.address:
         return "letter"
     if complaint is not None and complaint.channel == "email" and identity.email:

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select
 
+from .complaint_rows import complaint_row
 from .context import Context, tracking_number_of
 from .models import Complaint
 from .normalise import normal_key
@@ -30,7 +31,7 @@ def detect_repeat(params: dict[str, Any], context: Context) -> dict[str, Any]:
     window = params.get("window_days")
     if isinstance(window, bool) or not isinstance(window, int) or window <= 0:
         raise ValueError(f"parameter 'window_days' must be a positive integer, got {window!r}")
-    own = context.session.scalar(select(Complaint).where(Complaint.tracking_number == number))
+    own = complaint_row(context.session, number)
 
     def given(name: str) -> str | None:
         if name in params:

@@ -58,7 +58,8 @@ def hand_over(notice: Notice, transport: Transport, now: datetime) -> None:
         return
     if notice.status == "sent" and notice.sent_at is None:
         notice.sent_at = now
-    notice.last_error = None
+    if notice.last_error is not None:  # a retry that went through; a new row has none to clear
+        notice.last_error = None
 
 
 def deliver_pending(session: Session, transport: Transport, now: datetime, limit: int = 100) -> int:

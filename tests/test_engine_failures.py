@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from api.composition import bundle_files, compile_form
 from engine import Engine, HandlerFailed
+from engine.models import AuditEvent
 from tests.conftest import ADMIN, DEMO_PROCESSES, INTAKE, Calls, new_engine
 
 START_DATA = {"review_limit": "P2D"}
@@ -64,6 +67,31 @@ def test_failing_handler_at_start_leaves_no_instance(sqlite_url, clock) -> None:
         engine.start("engine_demo", START_DATA, "C-1", INTAKE)
     assert engine.instances() == []
     assert engine.tasks() == []
+
+
+def test_rows_written_within_a_start_commit_with_it_or_not_at_all(sqlite_url, clock) -> None:
+    """A caller's own rows (an intake marked started) share the start's transaction."""
+    engine = engine_with(sqlite_url, clock)
+
+    def note(session: Session) -> None:
+        session.add(AuditEvent(at=clock.now(), actor="intake", event="caller_row", detail={}))
+
+    def broken(session: Session) -> None:
+        note(session)
+        raise RuntimeError("the caller's row cannot be written")
+
+    with pytest.raises(RuntimeError):
+        engine.start("engine_demo", START_DATA, "C-1", INTAKE, within=broken)
+    assert engine.instances() == [] and engine.tasks() == []
+    with Session(engine.sql) as session:
+        events = session.scalars(select(AuditEvent.event)).all()
+    assert events == ["deployed"]  # the caller's failure is its own, not the engine's
+
+    instance = engine.start("engine_demo", START_DATA, "C-2", INTAKE, within=note)
+    assert [t.element_id for t in engine.tasks(instance_id=instance.id)] == ["review"]
+    with Session(engine.sql) as session:
+        events = session.scalars(select(AuditEvent.event).order_by(AuditEvent.id)).all()
+    assert events[1] == "instance_started" and events[-1] == "caller_row"
 
 
 def demo_starting_with_registration() -> dict[str, bytes]:

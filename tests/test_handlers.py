@@ -13,7 +13,7 @@ from typing import Any
 
 import chinese_calendar
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
 
 import handlers
@@ -240,6 +240,34 @@ def test_update_complaint_returns_only_the_fields_that_changed(ctx: Ctx) -> None
     row = ctx.session.scalar(select(Complaint))
     assert row.deadline_at == datetime(2026, 5, 4, 1, 0, tzinfo=UTC)
     assert row.updated_at == later.now
+
+
+def test_one_transaction_reads_a_complaint_once_and_the_next_reads_it_afresh(ctx: Ctx) -> None:
+    """The handlers of one step share the complaint row; another transaction may change it."""
+    register_complaint(complaint_params(), ctx)
+    ctx.session.commit()
+    reads: list[str] = []
+
+    def count(conn, cursor, statement: str, *args) -> None:
+        if statement.startswith("SELECT") and "FROM complain" in statement:
+            reads.append(statement.split("FROM ")[1].split()[0])
+
+    bind = ctx.session.bind
+    event.listen(bind, "before_cursor_execute", count)
+    try:
+        register_complaint(complaint_params(), ctx)
+        update_complaint({"status": "accepted"}, ctx)
+        detect_repeat({"window_days": 30}, ctx)
+        notify_complainant({"kind": "receipt", **NOTICE_VALUES["receipt"]}, ctx)
+        # the row and its identity once, then the repeat check's search for earlier ones
+        assert reads == ["complaints", "complainant_identities", "complaints"]
+        ctx.session.commit()
+        with Session(bind) as other:
+            other.execute(update(Complaint).values(status="registered"))
+            other.commit()
+        assert update_complaint({"status": "accepted"}, ctx) == {"status": "accepted"}
+    finally:
+        event.remove(bind, "before_cursor_execute", count)
 
 
 def test_update_complaint_refuses_unknown_fields_statuses_and_naive_times(ctx: Ctx) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from api.composition import compile_form, handler_table
 from api.public_service import check_submission, token_digest
-from engine import Engine
+from engine import Actor, Engine
 from handlers.intake import Intake, digest, record_intake
 from handlers.models import ComplainantIdentity, Complaint
 from tests.lifecycle import deploy_lifecycle, lifecycle_engine
@@ -270,6 +270,28 @@ def test_an_intake_abandoned_between_its_steps_is_undone_by_a_later_one(site: Si
     assert number != orphan
     assert site.complaint(orphan) is None and site.identity(orphan) is None
     assert [i.tracking_number for i in site.intakes()] == [number]
+
+
+def test_an_intake_started_but_never_marked_is_marked_not_undone(site: Site, clock) -> None:
+    """Intakes recorded before the start marked them in its own transaction: a request that
+    died after the start left its intake pending with the process running."""
+    data = check_submission(body()).data
+    with Session(site.engine.sql) as session:
+        number = record_intake(
+            session,
+            data=data,
+            complainant={"anonymous": True},
+            now=clock.now(),
+            token_hash=digest("kept"),
+            request_hash=digest("kept"),
+        )
+        session.commit()
+    site.engine.start("complaint", data, number, Actor("public"))
+    assert [i.status for i in site.intakes()] == ["pending"]
+    clock.advance(minutes=11)
+    site.submit()
+    assert site.complaint(number) is not None
+    assert [i.status for i in site.intakes()] == ["started", "started"]
 
 
 def test_abandoned_intakes_are_looked_for_at_most_once_a_minute(site: Site, clock) -> None:
