@@ -1,7 +1,8 @@
 """Appending to the audit trail. An operation's events are gathered as it runs and written in
-one multi-row insert: before the session's next query (as autoflush would, so a query in the
-same transaction sees them), else at commit. Rows go out in the order the events happened and
-are never updated or deleted."""
+one multi-row insert at commit, or before a query of the same transaction that reads the trail
+(as autoflush would, so that query sees them); the queries of handlers, which read other
+tables, cost no insert of their own. Rows go out in the order the events happened and are
+never updated or deleted."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from typing import Any
 
 from sqlalchemy import event, insert
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
+from sqlalchemy.sql.util import find_tables
 
 from .models import AuditEvent, HumanTask, Instance
 
 PENDING = "engine.pending_audit"  # the events not yet written, in `Session.info`
-_INSERT = insert(AuditEvent.__table__)  # built once: every operation writes the trail
+_TRAIL = AuditEvent.__table__
+_INSERT = insert(_TRAIL)  # built once: every operation writes the trail
 
 
 def audit(
@@ -74,8 +77,11 @@ def keep_in_transaction(sessions: sessionmaker) -> None:
 
 
 def _before_query(state: ORMExecuteState) -> None:
-    if state.session.autoflush:  # `no_autoflush` batches: the events wait for the next flush
-        write_pending(state.session)
+    session = state.session
+    if not session.info.get(PENDING) or not session.autoflush:  # `no_autoflush`: they wait
+        return
+    if _TRAIL in find_tables(state.statement, include_joins=True, include_aliases=True):
+        write_pending(session)
 
 
 def _forget(session: Session, _previous: Any) -> None:

@@ -69,7 +69,14 @@ def register_complaint(params: dict[str, Any], context: Context) -> dict[str, An
     existing = complaint_row(session, number)
     if existing is not None:
         return complaint_view(existing, identity_row(session, number))
+    return write_complaint(params, context)
 
+
+def write_complaint(params: dict[str, Any], context: Context) -> dict[str, Any]:
+    """`register_complaint` for a tracking number known to be new (just drawn from its
+    counter), so there is no earlier row to look for."""
+    number = tracking_number_of(params, context)
+    session = context.session
     fields = _flatten_location(params)
     region_code = optional_text(fields, "region_code")
     if region_code is not None:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Index, Integer, String, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from .complaints import register_complaint
+from .complaints import write_complaint
 from .models import Base, ComplainantIdentity, Complaint, UtcDateTime
 from .numbering import next_tracking_number
 
@@ -96,15 +96,15 @@ def record_intake(
 
     The complaint row is written here, not left to the process's `register_complaint` step,
     because `complainant_identities.tracking_number` references it and the identity must never
-    travel in process data. `register_complaint` is the very function used, so the row is the
-    one the process would write; when the process reaches that step it finds the row and keeps
-    it and the identity unchanged."""
+    travel in process data. `register_complaint`'s own writer is used, so the row is the one
+    the process would write; when the process reaches that step it finds the row and keeps it
+    and the identity unchanged."""
     number = next_tracking_number(session, now, prefix)
     params = {**data, "tracking_number": number, "complainant": complainant or {"anonymous": True}}
     context = IntakeContext(
         session=session, now=now, business_key=number, idempotency_key=f"intake:{number}"
     )
-    register_complaint(params, context)
+    write_complaint(params, context)
     session.add(
         Intake(
             tracking_number=number,

@@ -4,10 +4,10 @@ events with it is shown in test_engine_failures: a failed completion leaves no t
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from engine import Engine
-from engine.models import AuditEvent
+from engine.models import AuditEvent, HumanTask
 from tests.conftest import INTAKE
 from tests.test_engine_failures import engine_with
 from tests.test_engine_scenarios import START_DATA, only_open_task
@@ -26,6 +26,14 @@ class TrailReader:
             .order_by(AuditEvent.id)
         )
         self.seen.append(list(rows))
+        return {"tracking_number": "T-0001"}
+
+
+class TaskReader:
+    """A numbering handler that reads another table, as handlers do."""
+
+    def __call__(self, params: dict, context) -> dict:
+        context.session.scalars(select(HumanTask.id)).all()
         return {"tracking_number": "T-0001"}
 
 
@@ -53,3 +61,26 @@ def test_events_are_kept_in_the_order_they_happened(sqlite_url, clock) -> None:
     assert events.index("instance_started") < events.index("task_ready")
     assert events.index("task_ready") < events.index("task_completed")
     assert [e.id for e in trail] == sorted(e.id for e in trail)
+
+
+def test_a_handler_reading_other_tables_costs_the_trail_no_insert_of_its_own(
+    sqlite_url, clock
+) -> None:
+    engine = engine_with(sqlite_url, clock, number=TaskReader())
+    instance = engine.start("engine_demo", dict(START_DATA), "C-1", INTAKE)
+    task = only_open_task(engine, instance.id)
+    inserts: list[str] = []
+
+    def count(conn, cursor, statement: str, *args) -> None:
+        if statement.startswith("INSERT INTO audit_events"):
+            inserts.append(statement)
+
+    event.listen(engine.sql, "before_cursor_execute", count)
+    try:
+        engine.complete_task(task.id, {"severity": "low"}, INTAKE)
+    finally:
+        event.remove(engine.sql, "before_cursor_execute", count)
+    assert len(inserts) == 1
+    events = [e.event for e in engine.history(instance.id)]
+    after = events[events.index("task_completed") :]
+    assert "timer_cancelled" in after and "timer_scheduled" in after  # all in that one insert
