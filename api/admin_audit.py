@@ -49,6 +49,13 @@ FILTER_ARGS = (
     "element",
     "task",
 )
+# What a refused filter is told, in English as the admin API answers; the audit page says the
+# same in the reader's language (`admin_web.filter_problem`).
+NOT_A_MOMENT = "not an ISO 8601 date or time"
+NEEDS_OFFSET = "needs a UTC offset, e.g. 2026-03-02T09:00:00+08:00"
+NOT_AN_INTEGER = "must be an integer"
+NOT_BEFORE_TO = "must be before `to`"
+TOO_LONG = "at most {} characters"
 
 
 def _invalid(name: str, message: str) -> ApiError:
@@ -65,10 +72,10 @@ def parse_moment(name: str, raw: str, *, end_of_day: bool, zone: tzinfo | None) 
             return datetime.combine(day, time(), tzinfo=zone or UTC)
         moment = datetime.fromisoformat(raw)
     except ValueError:
-        raise _invalid(name, "not an ISO 8601 date or time") from None
+        raise _invalid(name, NOT_A_MOMENT) from None
     if moment.tzinfo is None:
         if zone is None:
-            raise _invalid(name, "needs a UTC offset, e.g. 2026-03-02T09:00:00+08:00")
+            raise _invalid(name, NEEDS_OFFSET)
         moment = moment.replace(tzinfo=zone)
     return moment
 
@@ -80,7 +87,7 @@ def filters_from_args(args: MultiDict[str, str], zone: tzinfo | None = None) -> 
     def text(name: str, max_length: int = 200) -> str | None:
         value = (args.get(name) or "").strip()
         if len(value) > max_length:
-            raise _invalid(name, f"at most {max_length} characters")
+            raise _invalid(name, TOO_LONG.format(max_length))
         return value or None
 
     events = tuple(
@@ -89,10 +96,10 @@ def filters_from_args(args: MultiDict[str, str], zone: tzinfo | None = None) -> 
         )
     )
     if any(len(e) > 50 for e in events):
-        raise _invalid("event", "at most 50 characters")
+        raise _invalid("event", TOO_LONG.format(50))
     instance = text("instance", 20)
     if instance is not None and not instance.isdigit():
-        raise _invalid("instance", "must be an integer")
+        raise _invalid("instance", NOT_AN_INTEGER)
     since = text("from", 40)
     until = text("to", 40)
     filters = AuditFilters(
@@ -107,7 +114,7 @@ def filters_from_args(args: MultiDict[str, str], zone: tzinfo | None = None) -> 
         task_id=text("task", 36),
     )
     if filters.since and filters.until and filters.since >= filters.until:
-        raise _invalid("from", "must be before `to`")
+        raise _invalid("from", NOT_BEFORE_TO)
     return filters
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import secrets
 from typing import Any
 from urllib.parse import urlencode
@@ -38,7 +39,15 @@ from engine.audit_query import AuditFilters
 from . import api_deployments, i18n
 from .admin_api import diagram_json
 from .admin_assets import STYLES, VIEWER, viewer_installed
-from .admin_audit import csv_response, filter_args, filters_from_args
+from .admin_audit import (
+    NOT_A_MOMENT,
+    NOT_AN_INTEGER,
+    NOT_BEFORE_TO,
+    TOO_LONG,
+    csv_response,
+    filter_args,
+    filters_from_args,
+)
 from .admin_diagram import instance_diagram
 from .admin_present import display_zone, local_time, timeline_entry
 from .admin_processes import (
@@ -309,6 +318,40 @@ def script_labels() -> dict[str, str]:
     }
 
 
+# The audit filters answer in English (as the admin API does); the page says it in the
+# reader's language, naming the field by its label on the form.
+FILTER_LABELS = {
+    "actor": _l("Actor"),
+    "event": _l("Event"),
+    "from": _l("From"),
+    "to": _l("To"),
+    "process": _l("Process"),
+    "business_key": _l("Tracking number"),
+    "tracking_number": _l("Tracking number"),
+    "instance": _l("Instance"),
+    "element": _l("Element"),
+    "task": _l("Task"),
+}
+FILTER_PROBLEMS = {
+    NOT_A_MOMENT: _l("Enter a date and time."),
+    NOT_AN_INTEGER: _l("Enter a whole number."),
+    NOT_BEFORE_TO: _l("Must be before the end time."),
+}
+_TOO_LONG = re.compile(TOO_LONG.replace("{}", r"(\d+)"))
+
+
+def filter_problem(error: ApiError) -> str:
+    """A refused audit filter, in the reader's language."""
+    name, messages = next(iter(error.fields.items()))
+    message = messages[0]
+    too_long = _TOO_LONG.fullmatch(message)
+    if too_long:
+        problem = _("At most %(max)s characters.", max=too_long.group(1))
+    else:
+        problem = str(FILTER_PROBLEMS.get(message, message))
+    return _("%(field)s: %(problem)s", field=str(FILTER_LABELS.get(name, name)), problem=problem)
+
+
 @bp.get("/audit")
 def audit():
     engine = the_engine()
@@ -317,7 +360,7 @@ def audit():
     try:
         filters = filters_from_args(request.args, zone=display_zone())
     except ApiError as err:
-        filters, error = None, err.message
+        filters, error = None, filter_problem(err)
     rows, has_more = [], False
     if filters is not None:
         found = engine.audit(filters, after_id=after, limit=PAGE + 1, newest_first=True)
@@ -340,7 +383,10 @@ def audit():
 @bp.get("/audit.csv")
 def audit_csv():
     engine = the_engine()
-    filters = filters_from_args(request.args, zone=display_zone())
+    try:
+        filters = filters_from_args(request.args, zone=display_zone())
+    except ApiError as err:
+        return error_page(err.status, filter_problem(err))
     bom = (request.args.get("bom") or "").lower() in ("1", "true", "yes", "on")
     return csv_response(engine.audit_stream(filters), engine.clock.now(), bom=bom)
 

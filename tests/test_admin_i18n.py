@@ -136,6 +136,15 @@ def test_error_pages_and_refusals_speak_the_readers_language(api: Api, admin: Br
     assert missing.status_code == 404 and heading(missing) == "未找到"
     wrong = admin.get("/admin/processes?process=engine_demo&from=1&to=1")
     assert wrong.status_code == 422 and "请选择两个不同的版本。" in text_of(wrong)
+    for query, said in (
+        ("from=soon", "起始时间有误：请输入日期和时间。"),
+        ("instance=x", "实例有误：请输入整数。"),
+        ("from=2026-03-02&to=2026-03-01", "起始时间有误：须早于截止时间。"),
+        ("actor=" + "x" * 201, "操作人有误：最多 200 个字符。"),
+    ):
+        for page in ("audit", "audit.csv"):
+            filtered = admin.get(f"/admin/{page}?{query}")
+            assert filtered.status_code == 422 and said in text_of(filtered), (page, query)
 
 
 def test_a_flash_message_is_in_the_language_of_the_session(sqlite_url: str, clock) -> None:
