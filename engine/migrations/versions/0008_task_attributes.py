@@ -165,9 +165,10 @@ def downgrade() -> None:
         op.execute("DROP INDEX IF EXISTS ix_human_tasks_search_trgm")
     op.drop_index("ix_human_task_groups_list", table_name="human_task_groups")
     op.create_index("ix_human_task_groups_group", "human_task_groups", ["group"])
-    with op.batch_alter_table("human_task_groups") as batch_op:
-        for name in ("search_text", "process_id", "element_id", "created_at", "due_at", "status"):
-            batch_op.drop_column(name)
+    # In place on SQLite too (ALTER TABLE DROP COLUMN, SQLite 3.35): a batch rebuild of
+    # human_tasks fails on the rows that reference it, and would drop its triggers.
+    for name in ("search_text", "process_id", "element_id", "created_at", "due_at", "status"):
+        op.drop_column("human_task_groups", name)
     op.drop_index("ix_human_task_attributes_name_value", table_name="human_task_attributes")
     op.drop_table("human_task_attributes")
     op.drop_index("ix_human_tasks_business_key", table_name="human_tasks")
@@ -175,6 +176,5 @@ def downgrade() -> None:
     op.create_index("ix_human_tasks_assignee_status", "human_tasks", ["assignee", "status"])
     op.drop_index("ix_human_tasks_status_due", table_name="human_tasks")
     op.create_index("ix_human_tasks_status_due", "human_tasks", ["status", "due_at"])
-    with op.batch_alter_table("human_tasks") as batch_op:
-        batch_op.drop_column("search_text")
-        batch_op.drop_column("attributes")
+    op.drop_column("human_tasks", "search_text")
+    op.drop_column("human_tasks", "attributes")
