@@ -1,7 +1,8 @@
 """Statistics for staff: `GET /api/stats` (JSON), `GET /api/stats.csv` (the same figures, one per
 line) and `GET /api/stats/spot-check` (the month's spot-check sample). For petition_office,
-leaders and admins. Figures come from handlers.statistics: a few aggregate queries, read in one
-snapshot (REPEATABLE READ, read only, on PostgreSQL) so they agree with each other.
+leaders and admins. Figures come from handlers.statistics (the sample from handlers.spot_checks):
+a few aggregate queries, read in one snapshot (REPEATABLE READ, read only, on PostgreSQL) so they
+agree with each other.
 
 Filters (all optional): `from`, `to` (YYYY-MM-DD, Beijing days, both included), `region`
 (2-6 leading digits of a region code), `category`, `channel`."""
@@ -21,7 +22,9 @@ from sqlalchemy import Connection
 from werkzeug.datastructures import MultiDict
 
 from handlers.complaints import CATEGORIES, CHANNELS
-from handlers.statistics import Filters, spot_check_sample, statistics
+from handlers.spot_checks import spot_check_sample
+from handlers.statistics import statistics
+from handlers.stats_filters import Filters
 
 from . import stats_labels
 from .auth import authenticate, current_account

@@ -25,7 +25,7 @@ from flask import (
 from markupsafe import Markup
 
 from handlers.complaints import CATEGORIES, CHANNELS
-from handlers.statistics import published_disclosures
+from handlers.publication import published_disclosures
 
 from . import stats_labels
 from .json_api import the_accounts

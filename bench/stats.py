@@ -46,7 +46,8 @@ from api.users import Accounts
 from engine import Engine
 from engine.db import MIGRATIONS
 from handlers.regions import COUNTIES
-from handlers.statistics import Filters, statistics
+from handlers.statistics import statistics
+from handlers.stats_filters import Filters
 
 PG_SERVER = os.environ.get("COMPLAINTS_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 END = datetime(2026, 11, 26, tzinfo=UTC)

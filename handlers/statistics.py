@@ -1,7 +1,9 @@
-"""Statistics over the read models (SPEC d: platform data analysis, monthly publication, spot
-checks): a handful of aggregate queries (GROUP BY, never a row at a time into Python) over
-`complaints`, `notices` and `disclosures`, and over two engine tables read by name
-(`audit_events`, `human_tasks`) so that this package still never imports the engine.
+"""The statistics report over the read models (SPEC d: platform data analysis): a handful of
+aggregate queries (GROUP BY, never a row at a time into Python) over `complaints`, `notices`
+and the engine's `audit_events` read by name (stats_sql.py) so that this package still never
+imports the engine. Its population comes from stats_filters.py, its leading respondents from
+respondent_ranking.py; the rest of SPEC d, the monthly publication and the spot checks, is in
+publication.py and spot_checks.py.
 
 Definitions (the same on SQLite and PostgreSQL, and repeated in every answer):
 - The population is the complaints *received* (created_at) in the window [date_from, date_to],
@@ -30,82 +32,40 @@ percentile inside its week, the open complaints not yet due, and the leading res
 
 from __future__ import annotations
 
-import zlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Integer,
-    String,
-    and_,
-    case,
-    cast,
-    column,
-    func,
-    literal,
-    literal_column,
-    null,
-    select,
-    table,
-    text,
-    union_all,
-)
+from sqlalchemy import Connection, String, and_, case, cast, func, literal, null, select, union_all
 from sqlalchemy.sql.elements import ColumnElement
 
-from .models import (
-    Complaint,
-    Disclosure,
-    JsonType,
-    Notice,
-    StatsCell,
-    StatsRespondent,
-    UtcDateTime,
+from .models import Notice, StatsCell
+from .respondent_ranking import top_respondents
+from .stats_filters import Filters, Window, cohort_conditions
+from .stats_sql import (
+    AUDIT_EVENTS,
+    COMPLAINTS,
+    beijing_month,
+    days_to_close,
+    tune_transaction,
+    week_to_close,
 )
 from .times import CHINA
 
-COMPLAINTS = Complaint.__table__
 NOTICES = Notice.__table__
-DISCLOSURES = Disclosure.__table__
 STATS_CELLS = StatsCell.__table__
-STATS_RESPONDENTS = StatsRespondent.__table__
-
-# Engine tables, by name: only the columns read here.
-AUDIT_EVENTS = table(
-    "audit_events",
-    column("id"),
-    column("event", String),
-    column("element_id", String),
-    column("business_key", String),
-    column("task_id", String),
-    column("data_after", JsonType),
-)
-HUMAN_TASKS = table(
-    "human_tasks",
-    column("id", String),
-    column("element_id", String),
-    column("status", String),
-    column("created_at", UtcDateTime()),
-)
 
 OPEN_STATUSES = ("registered", "routed", "transferred", "accepted", "investigating", "extended")
 SATISFIED = ("satisfied", "basically_satisfied")
 REVIEW_NOTICE_KINDS = ("opinion", "review_opinion", "re_review_opinion")
 REVIEW_TASKS = {"review": "review_outcome", "re_review": "re_review_outcome"}
-TOP_RESPONDENTS = 20
-# Respondents counted in the population per statement while ranking them.
-CANDIDATES = 100
 # The longest region prefix `stats_cells` keeps rows for (a city), and its measures.
 MAX_AREA = 4
 CELL_MEASURES = ("received", "repeats", "closed", "days_sum", "with_deadline", "on_time",
                  "open_deadline")  # fmt: skip
 PERCENTILE = 0.9
-# The monthly disclosure diagram (processes/periodic_disclosure.bpmn) records the month before
-# its run and asks petition_office to approve it in this user task.
-APPROVE_DISCLOSURE_TASK = "approve_disclosure"
 
 # The coded columns, each a short list of values: the cells of one GROUP BY.
 CELL_DIMENSIONS: dict[str, ColumnElement] = {
@@ -131,125 +91,9 @@ DEFINITIONS = {
 }
 
 
-# ---------------------------------------------------------------- filters
-
-
-@dataclass(frozen=True)
-class Filters:
-    """What the caller narrowed the population to; validate() refuses malformed values."""
-
-    date_from: date | None = None
-    date_to: date | None = None
-    region_prefix: str | None = None
-    category: str | None = None
-    channel: str | None = None
-
-    def validate(self) -> dict[str, str]:
-        """Problems by field name; empty when the filters can be used."""
-        problems: dict[str, str] = {}
-        if self.date_from and self.date_to and self.date_from > self.date_to:
-            problems["to"] = "must not be before 'from'"
-        prefix = self.region_prefix
-        if prefix is not None and not (
-            prefix.isascii() and prefix.isdigit() and 2 <= len(prefix) <= 6
-        ):
-            problems["region"] = "must be 2 to 6 digits of a region code"
-        return problems
-
-    def window(self) -> tuple[datetime | None, datetime | None]:
-        """[start, end) as aware instants: the Beijing days asked for, both ends included."""
-        start = datetime.combine(self.date_from, time(0), CHINA) if self.date_from else None
-        end = (
-            datetime.combine(self.date_to + timedelta(days=1), time(0), CHINA)
-            if self.date_to
-            else None
-        )
-        return start, end
-
-    def as_dict(self) -> dict[str, str | None]:
-        return {
-            "from": self.date_from.isoformat() if self.date_from else None,
-            "to": self.date_to.isoformat() if self.date_to else None,
-            "region": self.region_prefix,
-            "category": self.category,
-            "channel": self.channel,
-        }
-
-
-Window = tuple[datetime | None, datetime | None]
-
-
-def cohort_conditions(filters: Filters, window: Window | None = None) -> list[ColumnElement]:
-    """WHERE terms on `complaints` for the population, or for its part received in `window`
-    (a part of the filters' window). A region prefix is a range of six-digit codes ('4201' ->
-    '420100'..'420199'), which every collation orders the same and a b-tree index serves,
-    unlike LIKE on PostgreSQL without text_pattern_ops."""
-    c = COMPLAINTS.c
-    start, end = window or filters.window()
-    terms: list[ColumnElement] = []
-    if start is not None:
-        terms.append(c.created_at >= start)
-    if end is not None:
-        terms.append(c.created_at < end)
-    if filters.region_prefix:
-        prefix = filters.region_prefix
-        terms.append(c.region_code.between(prefix.ljust(6, "0"), prefix.ljust(6, "9")))
-    if filters.category:
-        terms.append(c.category == filters.category)
-    if filters.channel:
-        terms.append(c.channel == filters.channel)
-    return terms
-
-
-# ---------------------------------------------------------------- dialect pieces
-
-
-def _is_postgres(connection: Connection) -> bool:
-    return connection.dialect.name == "postgresql"
-
-
-def days_to_close(dialect: str) -> ColumnElement:
-    """closed_at - created_at in days. Written with literals only, so that it is the very
-    expression of the index migration 0007 builds for the percentile (an index matches an
-    expression, not a bound parameter)."""
-    c = COMPLAINTS.c
-    if dialect == "postgresql":
-        seconds = func.date_part(literal_column("'epoch'"), c.closed_at - c.created_at)
-        return seconds.op("/")(literal_column("86400.0"))  # `/` itself would add a CAST
-    return func.julianday(c.closed_at) - func.julianday(c.created_at)
-
-
-def beijing_month(dialect: str, moment: ColumnElement) -> ColumnElement:
-    """'YYYY-MM' of the Beijing month of `moment`, as migration 0011's triggers write it."""
-    if dialect == "postgresql":
-        local = func.timezone("UTC", moment) + literal_column("interval '8 hours'")
-        return func.to_char(local, "YYYY-MM")
-    return func.strftime("%Y-%m", moment, "+8 hours")
-
-
-def week_to_close(dialect: str) -> ColumnElement:
-    """Whole weeks of days to close, -1 for a negative duration: the `days` dimension of
-    `stats_cells`, as migration 0011's triggers compute it."""
-    days = days_to_close(dialect)
-    whole = func.trunc(days) if dialect == "postgresql" else days
-    weeks = cast(whole, Integer).op("/")(literal_column("7"))
-    return case((days < literal_column("0"), literal_column("-1")), else_=weeks)
-
-
-def _tune(connection: Connection) -> None:
-    """PostgreSQL: no JIT (compiling these expressions took longer than running them: 0.6 s
-    of a 1M-row query) and room for the hash tables, for this transaction only."""
-    if _is_postgres(connection):
-        connection.execute(text("SET LOCAL jit = off"))
-        connection.execute(text("SET LOCAL work_mem = '32MB'"))
-
-
-# ---------------------------------------------------------------- the report
-
-
 def statistics(connection: Connection, filters: Filters, now: datetime) -> dict[str, Any]:
     """Every figure of GET /api/stats for the population `filters` selects, as JSON values."""
-    _tune(connection)
+    tune_transaction(connection)
     where = cohort_conditions(filters)
     sums = additive_figures(connection, filters, now)
     groups = dict(sums.cells)
@@ -303,7 +147,10 @@ def statistics(connection: Connection, filters: Filters, now: datetime) -> dict[
             for row in breakdowns["track"]
             if row["with_deadline"]
         ],
-        "top_respondents": _top_respondents(connection, where, population),
+        "top_respondents": [
+            {"respondent": spelling, "count": count, "rate": rate(count, population)}
+            for spelling, count in top_respondents(connection, where, population)
+        ],
         "reviews": reviews,
         "monthly": _monthly(sums),
     }
@@ -665,102 +512,6 @@ def _from_week(days: ColumnElement, week: int) -> list[ColumnElement]:
     return [] if week < 0 else [days >= float(week * 7)]
 
 
-def _top_respondents(
-    connection: Connection, where: Sequence[ColumnElement], population: int
-) -> list[dict[str, Any]]:
-    """The most complained-about bodies, grouped by the normalised key that repeat detection
-    uses, each shown with the spelling of its first complaint in the population (read along
-    the respondent index of migration 0011)."""
-    ranked = _ranking(connection, where, population)
-    if not ranked:
-        return []
-    c = COMPLAINTS.c
-    spellings = [
-        select(c.respondent)
-        .where(c.respondent_key == key, *where)
-        .order_by(c.created_at)
-        .limit(1)
-        .scalar_subquery()
-        for key, _ in ranked
-    ]
-    found = connection.execute(select(*spellings)).one()
-    return [
-        {"respondent": spelling, "count": count, "rate": rate(count, population)}
-        for spelling, (_, count) in zip(found, ranked, strict=True)
-    ]
-
-
-def _ranking(
-    connection: Connection, where: Sequence[ColumnElement], population: int
-) -> list[tuple[str, int]]:
-    """(respondent key, complaints) of the population, the TOP_RESPONDENTS largest, ties by
-    key. Candidates come from `stats_respondents`, most complaints overall first, and are
-    counted in the population batch by batch until the next one's overall count is below the
-    last place: nobody after it can reach it. When the candidates would hold more complaints
-    than the population, grouping the population's own complaints is cheaper."""
-    r = STATS_RESPONDENTS.c
-    query = (
-        select(r.respondent_key, r.received)
-        .where(r.received > 0)
-        .order_by(r.received.desc(), r.respondent_key)
-    )
-    if not where:
-        return [(key, int(n)) for key, n in connection.execute(query.limit(TOP_RESPONDENTS))]
-    ranked: list[tuple[str, int]] = []
-    examined = offset = 0
-    while True:
-        batch = connection.execute(query.offset(offset).limit(CANDIDATES)).all()
-        if len(ranked) == TOP_RESPONDENTS:
-            batch = [row for row in batch if row.received >= ranked[-1][1]]
-        if not batch:
-            return ranked
-        examined += sum(row.received for row in batch)
-        if examined > population:
-            return _ranking_from_rows(connection, where)
-        ranked = _best([*ranked, *_counted(connection, where, [row[0] for row in batch])])
-        offset += CANDIDATES
-
-
-def _best(counts: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
-    ordered = sorted((pair for pair in counts if pair[1]), key=lambda pair: (-pair[1], pair[0]))
-    return ordered[:TOP_RESPONDENTS]
-
-
-def _counted(
-    connection: Connection, where: Sequence[ColumnElement], keys: list[str]
-) -> list[tuple[str, int]]:
-    """Complaints of the population per respondent key among `keys`."""
-    c = COMPLAINTS.c
-    query = (
-        select(c.respondent_key, func.count())
-        .where(c.respondent_key.in_(keys), *where)
-        .group_by(c.respondent_key)
-    )
-    return [(key, int(n)) for key, n in connection.execute(query)]
-
-
-def _ranking_from_rows(
-    connection: Connection, where: Sequence[ColumnElement]
-) -> list[tuple[str, int]]:
-    """The ranking grouped from the population's complaints, read first (the planner would
-    rather walk the whole respondent index)."""
-    c = COMPLAINTS.c
-    population = (
-        select(c.respondent_key)
-        .where(*where, c.respondent_key.is_not(null()), c.respondent_key != "")
-        .cte("population")
-        .prefix_with("MATERIALIZED")
-    )
-    count = func.count().label("count")
-    query = (
-        select(population.c.respondent_key, count)
-        .group_by(population.c.respondent_key)
-        .order_by(count.desc(), population.c.respondent_key)
-        .limit(TOP_RESPONDENTS)
-    )
-    return [(key, int(n)) for key, n in connection.execute(query)]
-
-
 def _in_population(query: Any, key: ColumnElement, where: Sequence[ColumnElement]) -> Any:
     """`query` restricted to the complaints `where` selects, by `key` (a tracking number)."""
     return query.join(COMPLAINTS, COMPLAINTS.c.tracking_number == key).where(*where)
@@ -820,87 +571,3 @@ def _outcome_counts(
         where,
     )
     return Counter({(element, value): int(n) for element, value, n in connection.execute(query)})
-
-
-# ---------------------------------------------------------------- monthly publication
-
-
-def published_disclosures(connection: Connection, limit: int = 24) -> list[dict[str, Any]]:
-    """The monthly records petition_office approved for publication, newest first, each as
-    counts only (by category, region and status): never text, identities or respondents.
-
-    A record counts as approved when an `approve_disclosure` task completed with
-    decision == 'publish'; that task belongs to the month before the task was created, the
-    month its run recorded (record_disclosure's default period, same transaction)."""
-    h, a = HUMAN_TASKS.c, AUDIT_EVENTS.c
-    query = (
-        select(h.created_at)
-        .select_from(AUDIT_EVENTS.join(HUMAN_TASKS, h.id == a.task_id))
-        .where(
-            a.event == "task_completed",
-            a.element_id == APPROVE_DISCLOSURE_TASK,
-            a.data_after["decision"].as_string() == "publish",
-        )
-    )
-    approved = {previous_month(moment) for moment in connection.execute(query).scalars()}
-    if not approved:
-        return []
-    d = DISCLOSURES.c
-    records = connection.execute(
-        select(d.period, d.total, d.closed, d.counts)
-        .where(d.period.in_(sorted(approved)))
-        .order_by(d.period.desc())
-        .limit(limit)
-    ).mappings()
-    return [
-        {
-            "period": row["period"],
-            "total": row["total"],
-            "closed": row["closed"],
-            "by_category": _counts(row["counts"], "by_category"),
-            "by_region": _counts(row["counts"], "by_region"),
-            "by_status": _counts(row["counts"], "by_status"),
-        }
-        for row in records
-    ]
-
-
-def _counts(counts: Any, name: str) -> dict[str, int]:
-    values = counts.get(name, {}) if isinstance(counts, Mapping) else {}
-    return {str(k): int(v) for k, v in sorted(values.items(), key=lambda kv: (-int(kv[1]), kv[0]))}
-
-
-def previous_month(moment: datetime) -> str:
-    local = moment.astimezone(CHINA)
-    year, month = (local.year, local.month - 1) if local.month > 1 else (local.year - 1, 12)
-    return f"{year:04d}-{month:02d}"
-
-
-# ---------------------------------------------------------------- spot checks
-
-
-def spot_check_sample(connection: Connection, period: str, size: int) -> list[dict[str, Any]]:
-    """Up to `size` complaints closed in Beijing month `period` ("YYYY-MM") for the monthly spot
-    check: a stable choice (ordered by CRC-32 of the tracking number, as return visits are
-    sampled), so the office and a second look get the same list. Reads only the month's
-    closed tracking numbers, never identities."""
-    year, month = (int(part) for part in period.split("-"))
-    start = datetime(year, month, 1, tzinfo=CHINA)
-    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=CHINA)
-    c = COMPLAINTS.c
-    rows = connection.execute(
-        select(c.tracking_number, c.category, c.region_code, c.track, c.status).where(
-            c.closed_at >= start, c.closed_at < end
-        )
-    ).all()
-    chosen = sorted(rows, key=lambda r: (zlib.crc32(r.tracking_number.encode()), r[0]))[:size]
-    return [
-        {
-            "tracking_number": r.tracking_number,
-            "category": r.category,
-            "region_code": r.region_code,
-            "track": r.track,
-            "status": r.status,
-        }
-        for r in sorted(chosen, key=lambda r: r.tracking_number)
-    ]

@@ -30,16 +30,9 @@ from handlers.complaints import register_complaint, update_complaint
 from handlers.intake import discard_intake
 from handlers.models import Complaint, StatsCell, StatsRespondent
 from handlers.notices import notify_complainant
-from handlers.statistics import (
-    COMPLAINTS,
-    Filters,
-    Sums,
-    additive_figures,
-    cohort_conditions,
-    days_to_close,
-    statistics,
-    sums_from_rows,
-)
+from handlers.statistics import Sums, additive_figures, statistics, sums_from_rows
+from handlers.stats_filters import Filters, cohort_conditions
+from handlers.stats_sql import COMPLAINTS, days_to_close
 from handlers.times import iso
 from tests.test_handlers import NOTICE_VALUES, Ctx, complaint_params
 

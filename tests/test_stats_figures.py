@@ -14,7 +14,9 @@ from sqlalchemy import Connection, func, insert, select, text
 
 from engine import Engine
 from handlers.models import Complaint
-from handlers.statistics import COMPLAINTS, Filters, cohort_conditions, days_to_close, statistics
+from handlers.statistics import statistics
+from handlers.stats_filters import Filters, cohort_conditions
+from handlers.stats_sql import COMPLAINTS, days_to_close
 from tests.clock import TravelClock
 from tests.conftest import Calls, new_engine
 from tests.test_stats_support import NOW, load_dataset

@@ -8,7 +8,7 @@ and measured on 1,000,000 complaints:
 - complaints, closed_at (partial): the monthly closure counts are range counts on it;
 - complaints, days to close (an expression index, partial): the 90th percentile reads its two
   neighbours with ORDER BY days OFFSET k along this index instead of sorting every closed
-  complaint. The expression must stay exactly `statistics.days_to_close`;
+  complaint. The expression must stay exactly `stats_sql.days_to_close`;
 - notices (kind, tracking_number): the review rates count the few opinion notices among all;
 - audit_events (element_id, event): review outcomes are the few completed review tasks among
   millions of audit rows.

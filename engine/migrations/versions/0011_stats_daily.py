@@ -74,7 +74,7 @@ CELL_COLUMNS = [
 ]  # fmt: skip
 
 # Per dialect, of a complaint `{r}`: Beijing month of receipt and of closure (Beijing is UTC+8
-# all year), and days to close exactly as statistics.days_to_close computes them.
+# all year), and days to close exactly as stats_sql.days_to_close computes them.
 SQL = {
     "postgresql": {
         "month": "to_char(({r}.{col} AT TIME ZONE 'UTC') + interval '8 hours', 'YYYY-MM')",
