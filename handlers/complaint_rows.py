@@ -3,8 +3,8 @@
 One step of a process calls several handlers that need the same complaint (its registration,
 the receipt notice, the repeat check, a status change), and each read by tracking number is a
 round trip to the database that the session's identity map cannot answer (it is keyed by id).
-Rows found are kept for the rest of the transaction; a row not found is asked for again, since
-a later handler of the same transaction may write it."""
+Both are read together, and kept for the rest of the transaction once found; a row not found
+is asked for again, since a later handler of the same transaction may write it."""
 
 from __future__ import annotations
 
@@ -21,11 +21,11 @@ Row = TypeVar("Row", Complaint, ComplainantIdentity)
 
 
 def complaint_row(session: Session, number: str) -> Complaint | None:
-    return _row(session, Complaint, number)
+    return _kept_row(session, Complaint, number) or _load(session, number)[0]
 
 
 def identity_row(session: Session, number: str) -> ComplainantIdentity | None:
-    return _row(session, ComplainantIdentity, number)
+    return _kept_row(session, ComplainantIdentity, number) or _load(session, number)[1]
 
 
 def keep(session: Session, row: Complaint | ComplainantIdentity) -> None:
@@ -33,16 +33,29 @@ def keep(session: Session, row: Complaint | ComplainantIdentity) -> None:
     _kept(session)[(type(row), row.tracking_number)] = row
 
 
-def _row(session: Session, kind: type[Row], number: str) -> Row | None:
+def _kept_row(session: Session, kind: type[Row], number: str) -> Row | None:
     held = session.info.get(_KEPT)
     if held is not None and held[0] is session.get_transaction():
-        row = held[1].get((kind, number))
+        return held[1].get((kind, number))
+    return None
+
+
+def _load(session: Session, number: str) -> tuple[Complaint | None, ComplainantIdentity | None]:
+    """Both rows in one round trip: the handlers that need one mostly need the other."""
+    found = session.execute(
+        select(Complaint, ComplainantIdentity)
+        .outerjoin(
+            ComplainantIdentity, ComplainantIdentity.tracking_number == Complaint.tracking_number
+        )
+        .where(Complaint.tracking_number == number)
+    ).one_or_none()
+    if found is None:
+        return None, None
+    complaint, identity = found
+    for row in (complaint, identity):
         if row is not None:
-            return row
-    row = session.scalar(select(kind).where(kind.tracking_number == number))
-    if row is not None:
-        keep(session, row)
-    return row
+            keep(session, row)
+    return complaint, identity
 
 
 def _kept(session: Session) -> dict[tuple[type, str], Any]:
