@@ -16,8 +16,10 @@ from werkzeug.datastructures import MultiDict
 
 from engine import AuditView
 from engine.audit_query import AuditFilters, AuditStream
+from handlers.times import OUT_OF_CALENDAR, within_calendar
 
 from .json_api import ApiError, iso, jsonable
+from .request_numbers import whole_number
 
 CSV_COLUMNS = (
     "id",
@@ -68,11 +70,16 @@ def parse_moment(name: str, raw: str, *, end_of_day: bool, zone: tzinfo | None) 
     raw = raw.strip()
     try:
         if DATE_ONLY.fullmatch(raw):
-            day = date.fromisoformat(raw) + (timedelta(days=1) if end_of_day else timedelta())
+            day = date.fromisoformat(raw)
+            if not within_calendar(day):
+                raise _invalid(name, OUT_OF_CALENDAR)
+            day += timedelta(days=1) if end_of_day else timedelta()
             return datetime.combine(day, time(), tzinfo=zone or UTC)
         moment = datetime.fromisoformat(raw)
     except ValueError:
         raise _invalid(name, NOT_A_MOMENT) from None
+    if not within_calendar(moment):
+        raise _invalid(name, OUT_OF_CALENDAR)
     if moment.tzinfo is None:
         if zone is None:
             raise _invalid(name, NEEDS_OFFSET)
@@ -98,7 +105,8 @@ def filters_from_args(args: MultiDict[str, str], zone: tzinfo | None = None) -> 
     if any(len(e) > 50 for e in events):
         raise _invalid("event", TOO_LONG.format(50))
     instance = text("instance", 20)
-    if instance is not None and not instance.isdigit():
+    instance_id = whole_number(instance) if instance is not None else None
+    if instance is not None and instance_id is None:
         raise _invalid("instance", NOT_AN_INTEGER)
     since = text("from", 40)
     until = text("to", 40)
@@ -109,7 +117,7 @@ def filters_from_args(args: MultiDict[str, str], zone: tzinfo | None = None) -> 
         until=parse_moment("to", until, end_of_day=True, zone=zone) if until else None,
         process_id=text("process"),
         business_key=text("business_key") or text("tracking_number"),
-        instance_id=int(instance) if instance is not None else None,
+        instance_id=instance_id,
         element_id=text("element"),
         task_id=text("task", 36),
     )

@@ -11,8 +11,10 @@ from flask_babel import gettext as _
 from werkzeug.datastructures import FileStorage
 
 from engine import BundleInvalid, DeploymentInfo
+from engine.models import LARGEST_VERSION
 
 from .api_deployments import read_uploads
+from .request_numbers import whole_number
 
 
 @dataclass(frozen=True)
@@ -51,9 +53,10 @@ def migration_form(values: Mapping[str, str]) -> tuple[MigrationForm | None, str
         return None, None
     if not process:
         return None, _("Choose a process.")
-    if not all(value.isdigit() and int(value) > 0 for value in raw):
+    versions = [whole_number(value, LARGEST_VERSION) for value in raw]
+    if not all(versions):
         return None, _("Choose both versions.")
-    source, target = (int(value) for value in raw)
+    source, target = versions
     if source == target:
         return None, _("Choose two different versions.")
     return MigrationForm(process, source, target), None

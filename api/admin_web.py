@@ -35,6 +35,7 @@ from werkzeug.exceptions import HTTPException
 
 from engine import AuditView, BundleInvalid, EngineError, InvalidData, NotFound
 from engine.audit_query import AuditFilters
+from handlers.times import EARLIEST_DAY, LATEST_DAY, OUT_OF_CALENDAR
 
 from . import api_deployments, i18n
 from .admin_api import diagram_json
@@ -59,6 +60,7 @@ from .admin_processes import (
 )
 from .errors import STATUS
 from .json_api import ApiError, the_accounts, the_engine
+from .request_numbers import whole_number
 from .users import Account
 from .web import language_url
 
@@ -332,10 +334,12 @@ FILTER_LABELS = {
     "element": _l("Element"),
     "task": _l("Task"),
 }
+FIRST, LAST = EARLIEST_DAY.isoformat(), LATEST_DAY.isoformat()
 FILTER_PROBLEMS = {
     NOT_A_MOMENT: _l("Enter a date and time."),
     NOT_AN_INTEGER: _l("Enter a whole number."),
     NOT_BEFORE_TO: _l("Must be before the end time."),
+    OUT_OF_CALENDAR: _l("Must lie between %(first)s and %(last)s.", first=FIRST, last=LAST),
 }
 _TOO_LONG = re.compile(TOO_LONG.replace("{}", r"(\d+)"))
 
@@ -472,7 +476,7 @@ def deploy_bundle():
     return redirect(url_for("admin_web.processes"), code=303)
 
 
-@bp.get("/processes/<int:version>/files/<path:name>")
+@bp.get("/processes/<version:version>/files/<path:name>")
 def deployment_file(version: int, name: str):
     """The API's download answer (same bytes, type and attachment name) behind the admin
     session, which the bearer-only API does not accept."""
@@ -484,7 +488,7 @@ def migrate():
     """Moves only the instances the dry run on screen listed as movable; the engine re-checks
     each and audits every move."""
     form, error = migration_form(request.form)
-    ids = [int(v) for v in request.form.getlist("instance_id") if v.isdigit()]
+    ids = [n for v in request.form.getlist("instance_id") if (n := whole_number(v)) is not None]
     if form is None or not ids:
         return _processes_page(form, migration_error=error or _("Nothing to move."), status=422)
     moved = the_engine().migrate_instances(
@@ -549,6 +553,7 @@ def _int_arg(name: str, default: int | None) -> int | None:
     raw = (request.args.get(name) or "").strip()
     if not raw:
         return default
-    if not raw.isdigit():
+    value = whole_number(raw)
+    if value is None:
         raise ApiError(422, "invalid_data", _("%(name)s: must be a whole number", name=name))
-    return int(raw)
+    return value

@@ -32,7 +32,7 @@ def list_deployments():
     return jsonify(items=[deployment_json(d) for d in found], count=len(found))
 
 
-@bp.get("/<int:version>/files/<path:name>")
+@bp.get("/<version:version>/files/<path:name>")
 def download(version: int, name: str):
     files = the_engine().deployment_files(version)
     if name not in files:

@@ -1,5 +1,6 @@
 """Migration of running instances between deployed versions under `/api/migrations` (admins):
-the dry run lists per instance whether it can move; applying moves exactly those."""
+the dry run lists per instance whether it can move; applying moves exactly those. Like the admin
+page, both refuse one version as source and target: such a "move" would only fill the audit."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ def plan():
     target = arg_int("to", None, 1)
     if source is None or target is None:
         invalid("from" if source is None else "to", "required")
+    if source == target:
+        invalid("to", "must differ from 'from'")
     checks = the_engine().migration_plan(process, source, target)
     return jsonify(items=[_check_json(c) for c in checks], movable=sum(c.movable for c in checks))
 
@@ -38,6 +41,8 @@ def apply():
     body = json_body()
     process = string_field(body, "process")
     versions = [_version(body, name) for name in ("from_version", "to_version")]
+    if versions[0] == versions[1]:
+        invalid("to_version", "must differ from 'from_version'")
     ids = body.get("instance_ids")
     if ids is not None and not (isinstance(ids, list) and all(isinstance(i, int) for i in ids)):
         invalid("instance_ids", "must be a list of instance ids")

@@ -12,6 +12,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from engine import Actor, Forbidden, NotFound, TaskView
 from handlers.complaints import identity_of, is_accusation
+from handlers.times import OUT_OF_CALENDAR, within_calendar
 
 from .auth import authenticate, current_actor
 from .json_api import (
@@ -106,6 +107,8 @@ def arg_time(name: str) -> datetime | None:
         invalid(name, "an ISO 8601 date-time with offset, e.g. 2026-03-04T09:00:00+08:00")
     if moment.tzinfo is None:
         invalid(name, "needs an offset, e.g. 2026-03-04T09:00:00+08:00 or ...Z")
+    if not within_calendar(moment):
+        invalid(name, OUT_OF_CALENDAR)
     return moment
 
 

@@ -27,19 +27,23 @@ from . import (
 )
 from .composition import build_engine
 from .errors import engine_error_response
+from .request_numbers import CONVERTERS
 from .settings import Settings
+from .storable import refuse_unstorable_text
 from .users import Accounts
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    app.url_map.converters.update(CONVERTERS)  # before any route is added
     app.config["SECRET_KEY"] = settings.secret_key
     app.extensions["complaints.settings"] = settings
     app.extensions["complaints.engine"] = engine = engine or build_engine(settings)
     # Accounts live in the engine's database (migration 0003) and tell time by its clock.
     app.extensions["complaints.accounts"] = Accounts(engine.sql, now=engine.clock.now)
     web.configure(app)  # session cookie, secret key fallback, languages of the staff pages
+    app.before_request(refuse_unstorable_text)  # before any blueprint's own, sign-in included
     for blueprint in (
         auth.bp,
         api_tasks.bp,
@@ -71,6 +75,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         body = {
             "error": (err.name or "error").lower().replace(" ", "_"),
             "message": err.description,
+            "fields": getattr(err, "fields", {}),
         }
         return jsonify(body), err.code
 

@@ -27,6 +27,8 @@ from engine import (
 )
 
 from .errors import engine_error_response
+from .request_numbers import LARGEST_ID
+from .storable import PROBLEM, unstorable_in_json
 
 if TYPE_CHECKING:
     from .users import Accounts
@@ -82,7 +84,7 @@ def _http_error(err: HTTPException):
     body = {
         "error": (err.name or "error").lower().replace(" ", "_"),
         "message": err.description,
-        "fields": {},
+        "fields": getattr(err, "fields", {}),
     }
     return jsonify(body), err.code
 
@@ -127,6 +129,9 @@ def json_body(*, required: bool = True) -> dict[str, Any]:
             "the body must be a JSON object",
             {"body": [f"must be a JSON object, not {_json_type(value)}"]},
         )
+    unstorable = unstorable_in_json(value)
+    if unstorable is not None:
+        invalid(unstorable, PROBLEM)
     return value
 
 
@@ -169,7 +174,8 @@ def arg_int(
         invalid(name, "must be an integer")
     if minimum is not None and value < minimum:
         invalid(name, f"must be at least {minimum}")
-    if maximum is not None and value > maximum:
+    maximum = LARGEST_ID if maximum is None else maximum
+    if value > maximum:
         invalid(name, f"must be at most {maximum}")
     return value
 

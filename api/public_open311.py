@@ -22,7 +22,7 @@ from engine import Actor, EngineError
 from handlers.intake import PENDING, Intake, digest
 from handlers.models import Complaint
 from handlers.regions import NAMES, full_name
-from handlers.times import CHINA
+from handlers.times import CHINA, OUT_OF_CALENDAR, within_calendar
 
 from .json_api import ApiError
 from .public_limits import RateLimited, limit_this_request
@@ -327,6 +327,8 @@ def _instant(name: str) -> datetime | None:
         ) from None
     if moment.tzinfo is None:
         raise Open311Error(400, f"{name} must carry a time zone (Z or +08:00)")
+    if not within_calendar(moment):  # the 90-day span and the SQL bind must stay in range
+        raise Open311Error(400, f"{name} {OUT_OF_CALENDAR}")
     return moment
 
 

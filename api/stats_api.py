@@ -25,6 +25,7 @@ from handlers.complaints import CATEGORIES, CHANNELS
 from handlers.spot_checks import spot_check_sample
 from handlers.statistics import statistics
 from handlers.stats_filters import Filters
+from handlers.times import EARLIEST_DAY, LATEST_DAY, OUT_OF_CALENDAR
 
 from . import stats_labels
 from .auth import authenticate, current_account
@@ -152,6 +153,10 @@ def spot_check():
         raise ApiError(
             422, "invalid_data", "period: must be a month YYYY-MM", {"period": ["YYYY-MM"]}
         )
+    if not _in_calendar(period):
+        raise ApiError(
+            422, "invalid_data", f"period: {OUT_OF_CALENDAR}", {"period": [OUT_OF_CALENDAR]}
+        )
     size = arg_int("size", 20, 1, MAX_SAMPLE)
     with snapshot() as connection:
         items = spot_check_sample(connection, period, size)
@@ -160,6 +165,13 @@ def spot_check():
 
 def _is_period(value: str) -> bool:
     return PERIOD.fullmatch(value) is not None
+
+
+def _in_calendar(period: str) -> bool:
+    """Whether month `period` (YYYY-MM) is one of the months of the days a request may name:
+    the sample's bounds, its first instant and the next month's, must exist."""
+    month = (int(period[:4]), int(period[5:]))
+    return (EARLIEST_DAY.year, EARLIEST_DAY.month) <= month <= (LATEST_DAY.year, LATEST_DAY.month)
 
 
 # ------------------------------------------------------------ CSV

@@ -14,7 +14,7 @@ from . import spiff
 from .audit_trail import audit
 from .contracts import Actor
 from .errors import InvalidData, NotFound
-from .models import Deployment, Instance, written
+from .models import LARGEST_VERSION, Deployment, Instance, written
 
 if TYPE_CHECKING:
     from .service import Engine
@@ -90,9 +90,11 @@ class InstanceMigration:
 def _versions(session: Session, process_id: str, *versions: int) -> list[int]:
     ids = []
     for version in versions:
-        row = session.execute(
-            select(Deployment.id, Deployment.process_ids).where(Deployment.version == version)
-        ).first()
+        row = None
+        if version <= LARGEST_VERSION:
+            row = session.execute(
+                select(Deployment.id, Deployment.process_ids).where(Deployment.version == version)
+            ).first()
         if row is None:
             raise NotFound(f"deployment version {version} not found")
         if process_id not in row.process_ids:

@@ -63,6 +63,11 @@ def written(row: Base, values: Mapping[str, Any]) -> None:
         set_committed_value(row, name, value)
 
 
+# `deployments.version` is a 32-bit INTEGER: no larger version can exist, and PostgreSQL refuses
+# to bind one.
+LARGEST_VERSION = 2**31 - 1
+
+
 class Deployment(Base):
     """A validated bundle; instances keep running on the version they started with."""
 

@@ -35,8 +35,9 @@ TOO_MANY_ITEMS = "Choose at most {max}."
 ITEM_COUNT = "Choose between {min} and {max}."
 
 # C0 controls other than tab and newline, and DEL: PostgreSQL's JSONB refuses NUL outright, and
-# none of them can be typed into a form honestly.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# none of them can be typed into a form honestly; nor can a lone UTF-16 surrogate (JSON's
+# "\ud800"), which no database driver can encode and which would break every page showing it.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
 # Browsers submit textarea line breaks as CRLF but count them as one character for maxlength;
 # normalising first keeps the server's length check in step with the browser's.
 _LINE_BREAK = re.compile(r"\r\n?")

@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy.sql.elements import ColumnElement
 
 from .stats_sql import COMPLAINTS
-from .times import CHINA
+from .times import CHINA, OUT_OF_CALENDAR, within_calendar
 
 # [start, end) as aware instants; None leaves that end open.
 Window = tuple[datetime | None, datetime | None]
@@ -17,7 +17,8 @@ Window = tuple[datetime | None, datetime | None]
 
 @dataclass(frozen=True)
 class Filters:
-    """What the caller narrowed the population to; validate() refuses malformed values."""
+    """What the caller narrowed the population to; validate() refuses malformed values and days
+    outside the calendar a request may name (the window's arithmetic and the SQL bind need it)."""
 
     date_from: date | None = None
     date_to: date | None = None
@@ -28,8 +29,11 @@ class Filters:
     def validate(self) -> dict[str, str]:
         """Problems by field name; empty when the filters can be used."""
         problems: dict[str, str] = {}
+        for name, day in (("from", self.date_from), ("to", self.date_to)):
+            if day is not None and not within_calendar(day):
+                problems[name] = OUT_OF_CALENDAR
         if self.date_from and self.date_to and self.date_from > self.date_to:
-            problems["to"] = "must not be before 'from'"
+            problems.setdefault("to", "must not be before 'from'")
         prefix = self.region_prefix
         if prefix is not None and not (
             prefix.isascii() and prefix.isdigit() and 2 <= len(prefix) <= 6

@@ -7,6 +7,17 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 # China has kept UTC+8 without daylight saving since 1991; a fixed offset needs no tzdata.
 CHINA = timezone(timedelta(hours=8), "CST")
+# The days a request may name (a filter's bounds, a period): wide enough for any real question,
+# narrow enough that adding a day or applying an offset stays inside what `datetime` holds.
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(9998, 12, 31)
+OUT_OF_CALENDAR = f"must lie between {EARLIEST_DAY} and {LATEST_DAY}"
+
+
+def within_calendar(day: date | datetime) -> bool:
+    """Whether `day` (a date, or an instant's own calendar day) lies in the days a request may
+    name."""
+    return EARLIEST_DAY <= (day.date() if isinstance(day, datetime) else day) <= LATEST_DAY
 
 
 def parse_instant(value: object, field: str) -> datetime:

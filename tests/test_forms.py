@@ -77,6 +77,9 @@ def test_a_string_field_refuses_a_number() -> None:
 def test_a_string_with_control_characters_is_refused() -> None:
     form = form_with(note={"type": "string"})
     assert refuses(form, {"note": "a\x00b"}, "note") == ["Contains control characters."]
+    # a lone surrogate no database driver can encode, as JSON's "\ud800" gives it
+    assert refuses(form, {"note": "a\ud800b"}, "note") == ["Contains control characters."]
+    assert accepts(form, {"note": "a😀b"}) == {"note": "a😀b"}
     assert accepts(form, {"note": "a\tb"}) == {"note": "a\tb"}
 
 

@@ -260,6 +260,31 @@ def test_the_list_filters_by_status_code_dates_and_ids(site: Site, clock) -> Non
         assert site.client.get(f"/open311/v2/requests.json{query}").status_code == 400
 
 
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        ("end_date=0001-01-01T00:00:00Z", "end_date"),
+        ("start_date=9999-12-31T00:00:00Z", "start_date"),
+        ("start_date=0001-01-01T00:00:00%2B01:00", "start_date"),
+        ("start_date=2026-01-01T00:00:00Z&end_date=9999-01-01T00:00:00Z", "end_date"),
+    ],
+)
+def test_a_date_outside_the_calendar_is_an_open311_error(site: Site, query: str, name: str) -> None:
+    expected = f"{name} must lie between 1900-01-01 and 9998-12-31"
+    answer = site.client.get(f"/open311/v2/requests.json?{query}")
+    assert answer.status_code == 400
+    assert answer.get_json() == [{"code": "400", "description": expected}]
+    answer = site.client.get(f"/open311/v2/requests.xml?{query}")
+    assert answer.status_code == 400
+    assert xml(answer).findtext("error/description") == expected
+
+
+def test_the_calendar_edges_are_answered(site: Site) -> None:
+    for query in ("start_date=9998-12-31T23:00:00-05:00", "end_date=1900-01-01T00:00:00%2B14:00"):
+        answer = site.client.get(f"/open311/v2/requests.json?{query}")
+        assert answer.status_code == 200 and answer.get_json() == [], query
+
+
 def test_an_unknown_request_or_format_is_an_open311_error(site: Site) -> None:
     missing = site.client.get("/open311/v2/requests/HB-2026-424242.xml")
     assert missing.status_code == 404

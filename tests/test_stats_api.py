@@ -9,6 +9,7 @@ import io
 import pytest
 
 from engine import Engine
+from handlers.times import OUT_OF_CALENDAR
 from tests.clock import TravelClock
 from tests.test_api_support import error_of
 from tests.test_stats_support import NOW, SECRETS, Api, load_dataset, stats_app
@@ -76,6 +77,30 @@ def test_a_malformed_filter_is_422_naming_the_argument(api: Api, query: str, fie
     assert (status, error) == (422, "invalid_data")
     assert list(fields) == [field]
     assert error_of(api.as_("wu.office").get(f"/api/stats.csv?{query}"))[0] == 422
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("to=9999-12-31", "to"),
+        ("from=9999-12-31", "from"),
+        ("from=0001-01-01", "from"),
+        ("to=0001-01-01", "to"),
+        ("from=1899-12-31", "from"),
+    ],
+)
+def test_a_day_outside_the_calendar_is_422_naming_the_argument(
+    api: Api, query: str, field: str
+) -> None:
+    for path in ("/api/stats", "/api/stats.csv"):
+        status, error, fields = error_of(api.as_("wu.office").get(f"{path}?{query}"))
+        assert (status, error, fields) == (422, "invalid_data", {field: [OUT_OF_CALENDAR]})
+
+
+def test_the_first_and_last_day_of_the_calendar_are_answered(api: Api) -> None:
+    body = api.as_("wu.office").get("/api/stats?from=1900-01-01&to=9998-12-31").get_json()
+    assert body["summary"]["received"] == 10
+    assert api.as_("wu.office").get("/api/stats.csv?to=9998-12-31").status_code == 200
 
 
 def csv_of(answer) -> list[dict[str, str]]:
@@ -150,3 +175,13 @@ def test_the_spot_check_sample_is_stable_and_limited_to_the_month_closed(api: Ap
     assert error_of(office.get("/api/stats/spot-check?period=2026-3"))[0] == 422
     assert error_of(office.get("/api/stats/spot-check"))[0] == 422
     assert error_of(office.get("/api/stats/spot-check?period=2026-03&size=0"))[0] == 422
+
+
+def test_a_spot_check_period_outside_the_calendar_is_422_like_a_malformed_one(api: Api) -> None:
+    office = api.as_("wu.office")
+    for period in ("0000-01", "9999-12", "1899-12"):
+        answer = office.get(f"/api/stats/spot-check?period={period}")
+        assert error_of(answer) == (422, "invalid_data", {"period": [OUT_OF_CALENDAR]}), period
+    for period in ("1900-01", "9998-12"):
+        answer = office.get(f"/api/stats/spot-check?period={period}")
+        assert answer.status_code == 200 and answer.get_json()["items"] == [], period

@@ -17,6 +17,7 @@ from handlers.models import Complaint
 from handlers.statistics import statistics
 from handlers.stats_filters import Filters, cohort_conditions
 from handlers.stats_sql import COMPLAINTS, days_to_close
+from handlers.times import OUT_OF_CALENDAR
 from tests.clock import TravelClock
 from tests.conftest import Calls, new_engine
 from tests.test_stats_support import NOW, load_dataset
@@ -220,6 +221,20 @@ def test_bad_filters_are_named() -> None:
     assert set(Filters(region_prefix="42a").validate()) == {"region"}
     assert set(Filters(region_prefix="4").validate()) == {"region"}
     assert Filters(region_prefix="420102").validate() == {}
+
+
+def test_days_outside_the_calendar_are_named() -> None:
+    assert Filters(date_from=date(1, 1, 1)).validate() == {"from": OUT_OF_CALENDAR}
+    assert Filters(date_to=date(9999, 12, 31)).validate() == {"to": OUT_OF_CALENDAR}
+    # the range problem is the one to tell, not the order it leaves
+    assert Filters(date(2026, 3, 1), date(1, 1, 1)).validate() == {"to": OUT_OF_CALENDAR}
+    assert Filters(date(1900, 1, 1), date(9998, 12, 31)).validate() == {}
+
+
+def test_the_calendar_edges_select_every_complaint(connection: Connection) -> None:
+    edges = figures(connection, date_from=date(1900, 1, 1), date_to=date(9998, 12, 31))
+    assert edges["summary"] == figures(connection)["summary"]
+    assert edges["monthly"] == figures(connection)["monthly"]
 
 
 @pytest.mark.parametrize(

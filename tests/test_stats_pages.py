@@ -105,6 +105,19 @@ def test_the_page_keeps_its_filters_speaks_english_and_names_a_bad_filter(api: A
     assert "<svg" not in text
 
 
+def test_the_page_and_its_csv_name_a_day_outside_the_calendar(api: Api) -> None:
+    client = signed_in(api, "wu.office")
+    for query, field in (("to=9999-12-31", "to"), ("from=0001-01-01", "from")):
+        page = client.get(f"/admin/stats?{query}")
+        assert page.status_code == 422
+        text = page.get_data(as_text=True)
+        assert "查询条件有误" in text and f"{field}:" in text and "<svg" not in text
+        assert "1900-01-01" in text and "9998-12-31" in text
+        csv_answer = client.get(f"/admin/stats.csv?{query}")
+        assert csv_answer.status_code == 422
+        assert csv_answer.get_data(as_text=True).startswith(f"{field}: must lie between")
+
+
 def test_the_page_csv_is_the_api_csv(api: Api) -> None:
     client = signed_in(api, "admin")
     page = client.get("/admin/stats.csv?channel=web").get_data(as_text=True)
