@@ -40,6 +40,7 @@ from .public_service import (
     status_words,
     the_desk,
 )
+from .request_numbers import decimal_number
 
 bp = Blueprint("public_open311", __name__, url_prefix="/open311/v2")
 
@@ -454,10 +455,9 @@ def _coordinate(values: Mapping[str, str], name: str, low: float, high: float) -
     raw = values.get(name, "").strip()
     if not raw:
         return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise Open311Error(400, f"{name} must be a number") from None
+    value = decimal_number(raw)
+    if value is None:
+        raise Open311Error(400, f"{name} must be a number")
     if not low <= value <= high:
         raise Open311Error(400, f"{name} must be between {low} and {high}")
     return value

@@ -43,6 +43,7 @@ from .public_service import (
     status_words,
     the_desk,
 )
+from .request_numbers import decimal_number
 
 bp = Blueprint("public_web", __name__)
 
@@ -371,11 +372,10 @@ def _coordinate(raw: str, name: str, problems: Problems) -> float | None:
     raw = raw.strip()
     if not raw:
         return None
-    try:
-        return float(raw)
-    except ValueError:
+    value = decimal_number(raw)
+    if value is None:
         problems.add(f"location.{name}", "应为数字", "must be a number")
-        return None
+    return value
 
 
 @bp.post("/report")
@@ -410,15 +410,16 @@ def report_post():
             "address": form.get("contact_address") or None,
         },
     }
+    problems = Problems()
     try:
         submission = check_submission(body)
-        if early:
-            raise early.error()
     except ApiError as err:
-        problems = problems_of(err) or Problems()
-        for name, found in early.items.items():
-            for zh, en in found:
-                problems.add(name, zh, en)
+        submission = None
+        problems = problems_of(err) or problems
+    for name, found in early.items.items():  # the form's own, told beside the others
+        for zh, en in found:
+            problems.add(name, zh, en)
+    if submission is None or problems:
         return _report_form(values, problems, 422, nonce=nonce, notice=t("errors"))
     try:
         receipt = the_desk().submit(

@@ -1,5 +1,6 @@
-"""Whole numbers as requests give them (ids, versions, offsets), bounded by what the database
-columns hold: a larger one can name nothing, and binding it would fail inside a statement."""
+"""Numbers as requests give them in text: whole numbers (ids, versions, offsets) bounded by what
+the database columns hold, since a larger one can name nothing and binding it would fail inside
+a statement; decimals (coordinates) in plain notation only."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from engine.models import LARGEST_VERSION
 LARGEST_ID = 2**63 - 1
 # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
 _WHOLE = re.compile(r"[0-9]{1,19}")
+# float() also takes "1_0", "nan" and "infinity", which no form field means.
+_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?")
 
 
 def whole_number(raw: str, maximum: int = LARGEST_ID) -> int | None:
@@ -24,6 +27,12 @@ def whole_number(raw: str, maximum: int = LARGEST_ID) -> int | None:
         return None
     value = int(text)
     return value if value <= maximum else None
+
+
+def decimal_number(raw: str) -> float | None:
+    """`raw` as a float when written as a plain decimal number; None when it is not one."""
+    text = raw.strip()
+    return float(text) if _DECIMAL.fullmatch(text) else None
 
 
 class IdConverter(IntegerConverter):

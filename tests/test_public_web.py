@@ -157,6 +157,17 @@ def test_mistakes_are_shown_beside_their_fields_in_the_pages_language(site: Site
     assert site.count(Complaint) == 0
 
 
+def test_a_coordinate_is_a_plain_decimal_number(site: Site) -> None:
+    """A mistyped coordinate, the only mistake of the form, is told like any other (telling it
+    once looped forever, adding the mistake to the list being read, until memory ran out)."""
+    for odd in ("north", "1_0", "nan", "infinity"):  # the last three are floats to Python
+        answer = site.client.post("/report", data=filled(site, lat=odd))
+        assert answer.status_code == 422 and "应为数字" in answer.get_data(as_text=True), odd
+    ok = site.client.post("/report", data=filled(site, lat="30.5", lon="114.3"))
+    assert ok.status_code in (200, 303), ok.get_data(as_text=True)
+    assert site.count(Complaint) == 1
+
+
 def test_an_anonymous_report_keeps_no_name(site: Site) -> None:
     number, _ = receipt(site, filled(site, identity="anonymous", name="", phone=""))
     identity = site.identity(number)
