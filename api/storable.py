@@ -23,24 +23,24 @@ def unstorable(text: str) -> bool:
     return _UNSTORABLE.search(text) is not None
 
 
-def unstorable_in_json(value: Any, path: str = "") -> str | None:
-    """The path (`data.note`, `items[2]`) of the first text in a parsed JSON value, key or
-    string, that cannot be stored; None when all can."""
-    if isinstance(value, str):
-        return path or "body" if unstorable(value) else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            inner = f"{path}.{key}" if path else str(key)
-            if unstorable(key):
-                return path or "body"
-            found = unstorable_in_json(item, inner)
-            if found is not None:
-                return found
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found = unstorable_in_json(item, f"{path or 'body'}[{index}]")
-            if found is not None:
-                return found
+def unstorable_in_json(value: Any) -> str | None:
+    """The path (`data.note`, `items[2]`) of a text in a parsed JSON value, key or string, that
+    cannot be stored; None when all can. Walked without recursion: any nesting json.loads
+    accepted must not fail here."""
+    pending: list[tuple[str, Any]] = [("", value)]
+    while pending:
+        path, item = pending.pop()
+        where = path or "body"
+        if isinstance(item, str):
+            if unstorable(item):
+                return where
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                if unstorable(key):
+                    return where
+                pending.append((f"{path}.{key}" if path else key, inner))
+        elif isinstance(item, list):
+            pending.extend((f"{where}[{index}]", inner) for index, inner in enumerate(item))
     return None
 
 
@@ -54,21 +54,22 @@ class UnstorableText(BadRequest):
 
 def refuse_unstorable_text() -> None:
     """`before_request` of the whole app: the query, the path and the form."""
-    for name, text in _request_texts():
+    for field, text in _request_texts():
         if unstorable(text):
-            raise UnstorableText(name if not unstorable(name) else "query")
+            raise UnstorableText(field)
 
 
 def _request_texts() -> Iterator[tuple[str, str]]:
-    for name, values in request.args.lists():
-        yield name, name
-        for value in values:
-            yield name, value
+    """(the field to name, a text of the request), names included: a name that cannot be
+    stored is named by where it stands."""
+    fields = [("query", request.args)]
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        fields.append(("form", request.form))
+    for place, values in fields:
+        for name, texts in values.lists():
+            yield place, name
+            for text in texts:
+                yield name, text
     for name, value in (request.view_args or {}).items():
         if isinstance(value, str):
             yield name, value
-    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        for name, values in request.form.lists():
-            yield name, name
-            for value in values:
-                yield name, value

@@ -61,3 +61,15 @@ def test_a_staff_page_or_form_carrying_it_answers_400(api: Api) -> None:
     signed = api.client.post("/login", data={"username": "a\u0000", "password": "x"})
     assert signed.status_code == 400
     assert api.client.get("/admin/instances?status=%00").status_code == 400
+
+
+def test_json_nested_as_deep_as_the_parser_allows_is_checked_without_failing(api: Api) -> None:
+    task = open_task(api)
+    deep = "[" * 900 + '"\\u0000"' + "]" * 900
+    answer = api.as_("li.intake").post(
+        f"/api/tasks/{task}/complete",
+        data=f'{{"data": {{"note": {deep}}}}}',
+        content_type="application/json",
+    )
+    status, _, fields = error_of(answer)
+    assert status == 422 and fields == {"data.note" + "[0]" * 900: [PROBLEM]}
