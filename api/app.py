@@ -29,13 +29,14 @@ from .composition import build_engine
 from .errors import engine_error_response
 from .request_numbers import CONVERTERS
 from .settings import Settings
-from .storable import refuse_unstorable_text
+from .storable import CheckedRequest, refuse_unstorable_text
 from .users import Accounts
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    app.request_class = CheckedRequest
     app.url_map.converters.update(CONVERTERS)  # before any route is added
     app.config["SECRET_KEY"] = settings.secret_key
     app.extensions["complaints.settings"] = settings

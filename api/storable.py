@@ -4,7 +4,8 @@ PostgreSQL refuses a NUL character in text and JSON, and no driver can encode a 
 surrogate (JSON's "\\ud800"): either would fail deep inside a statement (a 500 after work was
 done) or, on SQLite, be stored and break every page and export that later shows it. No honest
 client sends them, so a request carrying one in its query, path, form or JSON body is refused
-with a 4xx naming the field."""
+with a 4xx naming the field. The form is checked when a view first reads it, after its
+blueprint has set the body's size limit, which parsing it any earlier would bypass."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from flask import request
+from flask import Request, request
+from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from werkzeug.exceptions import BadRequest
 
 PROBLEM = "contains a character that cannot be stored (NUL or an unpaired surrogate)"
@@ -53,23 +55,35 @@ class UnstorableText(BadRequest):
 
 
 def refuse_unstorable_text() -> None:
-    """`before_request` of the whole app: the query, the path and the form."""
-    for field, text in _request_texts():
+    """`before_request` of the whole app: the query and the path."""
+    _refuse_in(_fields("query", request.args))
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, str) and unstorable(value):
+            raise UnstorableText(name)
+
+
+class CheckedRequest(Request):
+    """The app's request: its form refuses unstorable text as it is parsed."""
+
+    def _load_form_data(self) -> None:
+        super()._load_form_data()
+        try:
+            _refuse_in(_fields("form", self.form))
+        except UnstorableText:
+            self.__dict__["form"] = ImmutableMultiDict()  # no later reader gets the text
+            raise
+
+
+def _fields(place: str, values: MultiDict[str, str]) -> Iterator[tuple[str, str]]:
+    """(the field to name, a text), names included: a name that cannot be stored is named by
+    where it stands."""
+    for name, texts in values.lists():
+        yield place, name
+        for text in texts:
+            yield name, text
+
+
+def _refuse_in(texts: Iterator[tuple[str, str]]) -> None:
+    for field, text in texts:
         if unstorable(text):
             raise UnstorableText(field)
-
-
-def _request_texts() -> Iterator[tuple[str, str]]:
-    """(the field to name, a text of the request), names included: a name that cannot be
-    stored is named by where it stands."""
-    fields = [("query", request.args)]
-    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        fields.append(("form", request.form))
-    for place, values in fields:
-        for name, texts in values.lists():
-            yield place, name
-            for text in texts:
-                yield name, text
-    for name, value in (request.view_args or {}).items():
-        if isinstance(value, str):
-            yield name, value
