@@ -425,6 +425,8 @@ class Instance:
             raise WorkflowFailed(f"step '{element}' failed: {err}") from err
         except SpiffWorkflowException as err:
             raise WorkflowFailed(f"workflow step failed: {err}") from err
+        except OverflowError as err:  # a timer computed past what a date can hold
+            raise WorkflowFailed(f"workflow step failed: {err}") from err
 
     # ---- reading
 

@@ -4,6 +4,7 @@ refused at deploy time naming file, line and element id, not with a traceback or
 
 from __future__ import annotations
 
+import ast
 import re
 import threading
 from collections import Counter
@@ -54,6 +55,16 @@ _ISO_DURATION = r"-?P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(\d+H)?(\d+M)?(\d+(
 _ISO_DATE = r"\d{4}-\d{2}-\d{2}([T ]\d{2}(:\d{2}){0,2}([.,]\d+)?)?(Z|[+-]\d{2}:?\d{2})?"
 _ISO_LITERAL = re.compile(rf"R\d*/\S*|{_ISO_DURATION}|{_ISO_DATE}")
 _CAMUNDA_EXPRESSION = re.compile(r"[$#]\{")
+# The longest duration or cycle period a timer literal may give. A longer one is a typo, and a
+# costly one: SpiffWorkflow counts a duration's months one by one (P99999999Y holds the step that
+# reaches the timer for minutes) and overflows past year 9999.
+LONGEST_TIMER_YEARS = 100
+_NUMBER = r"(\d+(?:[.,]\d+)?)"
+_DURATION_PARTS = re.compile(
+    rf"P(?:{_NUMBER}Y)?(?:{_NUMBER}M)?(?:{_NUMBER}W)?(?:{_NUMBER}D)?"
+    rf"(?:T(?:{_NUMBER}H)?(?:{_NUMBER}M)?(?:{_NUMBER}S)?)?"
+)
+_DAYS_PER_PART = (365.25, 365.25 / 12, 7, 1, 1 / 24, 1 / 1440, 1 / 86400)
 
 # An lxml XMLSchema keeps its error log on the object: serialize validations across threads.
 _SCHEMA_LOCK = threading.Lock()
@@ -265,9 +276,34 @@ def _check_timer(name: str, timer: etree._Element, owner: str | None) -> list[Pr
         if _ISO_LITERAL.fullmatch(text):
             message = f'timer literal must be quoted, e.g. "{text}"'
             problems.append(Problem(name, message, line=expr.sourceline, element=owner))
-        else:
-            problems += _check_expression(name, expr, owner, "timer")
+            continue
+        found = _check_expression(name, expr, owner, "timer")
+        if not found and _longest_duration_days(text) > LONGEST_TIMER_YEARS * 365.25:
+            message = f"timer {text} is longer than {LONGEST_TIMER_YEARS} years"
+            found = [Problem(name, message, line=expr.sourceline, element=owner)]
+        problems += found
     return problems
+
+
+def _longest_duration_days(expression: str) -> float:
+    """The longest ISO 8601 duration in a quoted timer literal, in days of an average year; 0 for
+    an expression computed when the timer is reached."""
+    try:
+        literal = ast.literal_eval(expression)
+    except (ValueError, TypeError, SyntaxError, RecursionError):
+        return 0
+    if not isinstance(literal, str):
+        return 0
+    return max(
+        (
+            sum(
+                float((amount or "0").replace(",", ".")) * days
+                for amount, days in zip(found.groups(), _DAYS_PER_PART, strict=True)
+            )
+            for found in _DURATION_PARTS.finditer(literal.upper())
+        ),
+        default=0,
+    )
 
 
 def _check_expression(

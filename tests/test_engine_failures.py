@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.composition import bundle_files, compile_form
-from engine import Engine, HandlerFailed
+from engine import Engine, HandlerFailed, WorkflowFailed
 from engine.models import AuditEvent
 from tests.conftest import ADMIN, DEMO_PROCESSES, INTAKE, Calls, new_engine
 
@@ -92,6 +92,14 @@ def test_rows_written_within_a_start_commit_with_it_or_not_at_all(sqlite_url, cl
     with Session(engine.sql) as session:
         events = session.scalars(select(AuditEvent.event).order_by(AuditEvent.id)).all()
     assert events[1] == "instance_started" and events[-1] == "caller_row"
+
+
+def test_a_timer_computed_past_the_calendar_fails_the_step_cleanly(sqlite_url, clock) -> None:
+    """A duration from data (not a literal, which deploy refuses) that no date can hold."""
+    engine = engine_with(sqlite_url, clock)
+    with pytest.raises(WorkflowFailed, match="out of range"):
+        engine.start("engine_demo", {"review_limit": "P300000M"}, "C-1", INTAKE)
+    assert engine.instances() == [] and engine.tasks() == []
 
 
 def demo_starting_with_registration() -> dict[str, bytes]:

@@ -472,3 +472,21 @@ def test_element_id_reused_by_an_extension_is_named(schema):
     problems = check_bpmn(NAME, twice, schema)
     named = [(p.element, "also used by" in p.message) for p in problems]
     assert named == [("review_complaint", True)]
+
+
+@pytest.mark.parametrize(
+    "timer", ['"P99999999Y"', '"R/P99999999Y"', '"P300000M"', '"R/2026-12-01T01:00:00+08:00/P101Y"']
+)
+def test_a_timer_literal_longer_than_a_century_is_refused(schema, timer):
+    """SpiffWorkflow counts such a duration's months one by one: P99999999Y held the step that
+    reached it (a public registration) for minutes, then overflowed."""
+    content = mutate('"P15D"', timer)
+    problem = only(check_bpmn(NAME, content, schema))
+    assert problem.message == f"timer {timer} is longer than 100 years"
+    assert problem.element == "review_overdue"
+    assert problem.line == line_of(content, "<bpmn:timeDuration")
+
+
+@pytest.mark.parametrize("timer", ['"P100Y"', '"P1200M"', '"R/PT1S"', '"9999-12-31T23:59:59Z"'])
+def test_a_timer_literal_up_to_a_century_passes(schema, timer):
+    assert check_bpmn(NAME, mutate('"P15D"', timer), schema) == []
