@@ -334,12 +334,15 @@ FILTER_LABELS = {
     "element": _l("Element"),
     "task": _l("Task"),
 }
-FIRST, LAST = EARLIEST_DAY.isoformat(), LATEST_DAY.isoformat()
 FILTER_PROBLEMS = {
     NOT_A_MOMENT: _l("Enter a date and time."),
     NOT_AN_INTEGER: _l("Enter a whole number."),
     NOT_BEFORE_TO: _l("Must be before the end time."),
-    OUT_OF_CALENDAR: _l("Must lie between %(first)s and %(last)s.", first=FIRST, last=LAST),
+    OUT_OF_CALENDAR: _l(
+        "Must lie between %(first)s and %(last)s.",
+        first=EARLIEST_DAY.isoformat(),
+        last=LATEST_DAY.isoformat(),
+    ),
 }
 _TOO_LONG = re.compile(TOO_LONG.replace("{}", r"(\d+)"))
 

@@ -572,12 +572,14 @@ class PublicDesk:
             if replay is None:
                 raise
             return replay
-        status: list[str] = []
+        status = "registered"
 
         def started(session: Session) -> None:
+            nonlocal status
             mark_started(session, number, self.now())
-            complaint = complaint_row(session, number)
-            status.append(complaint.status if complaint is not None else "registered")
+            complaint = complaint_row(session, number)  # kept by the process's first step
+            if complaint is not None:
+                status = complaint.status
 
         try:
             self.engine.start(PROCESS_ID, submission.data, number, actor, within=started)
@@ -587,7 +589,7 @@ class PublicDesk:
             if isinstance(err, EngineError):
                 raise IntakeUnavailable(str(err)) from err
             raise
-        return Receipt(number, token, status[0])
+        return Receipt(number, token, status)
 
     def _replay(
         self, session: Session, key_hash: str, request_hash: str, token: str, client: str
